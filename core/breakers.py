@@ -27,20 +27,12 @@ from typing import Any
 
 import pybreaker
 
+from .config import BreakerSettings
 from .errors import CircuitOpenError, is_caller_error
 
 LOG = logging.getLogger(__name__)
 
 StorageFactory = Callable[[str], pybreaker.CircuitBreakerStorage]
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerSettings:
-    """How many consecutive failures open a breaker, and how long it stays open."""
-
-    fail_max: int = 5
-    reset_timeout: float = 30.0
-    success_threshold: int = 1
 
 
 @dataclass(frozen=True, slots=True)
