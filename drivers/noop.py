@@ -198,10 +198,12 @@ class NoopDriver(AmphoraComputeDriver):
             return existing
         with self._state.open() as store:
             store.builds += 1
-            if self.knobs.fail_build_nth and store.builds == self.knobs.fail_build_nth:
-                raise AmphoraBuildError(
-                    f"{self.backend_name}: build #{store.builds} failed (fail_build_nth)",
-                    backend=self.backend_name)
+            number = store.builds
+        if self.knobs.fail_build_nth and number == self.knobs.fail_build_nth:
+            raise AmphoraBuildError(
+                f"{self.backend_name}: build #{number} failed (fail_build_nth)",
+                backend=self.backend_name)
+        with self._state.open() as store:
             amphora_id = str(uuid.uuid4())
             store.amphorae[amphora_id] = {
                 "id": amphora_id,
