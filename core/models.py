@@ -20,12 +20,16 @@ from .errors import InvalidRequestError
 #: The spec's limits on config-drive files (Nova's default injected-file quotas).
 MAX_CONFIG_DRIVE_FILES = 5
 MAX_CONFIG_DRIVE_FILE_BYTES = 10 * 1024
+# The patterns end with \Z, not $: "$" also matches before a trailing newline, which
+# would let "name\n" through.  No IGNORECASE: with it, [a-z] also matches non-ASCII
+# letters that case-fold onto ASCII (U+017F, U+212A).
 #: A DNS label: what every backend (Nova, Zun, Ironic, device CLIs) accepts as a name.
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 #: Identifiers that may reach a backend: ids, flavor names, tags, keys, networks.
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,254}$")
-#: Absolute POSIX paths for config-drive files, without traversal or odd characters.
-PATH_PATTERN = re.compile(r"^/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/@+-]{1,254}$")
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,254}\Z")
+#: Absolute POSIX paths for config-drive files, without traversal (no ".." segment,
+#: the first one included) or odd characters.
+PATH_PATTERN = re.compile(r"^/(?!(?:.*/)?\.\.(?:/|\Z))[A-Za-z0-9._/@+-]{1,254}\Z")
 
 FileContent = str | bytes | IO[str] | IO[bytes]
 
@@ -47,7 +51,7 @@ def _read_content(value: object, field_name: str) -> bytes:
 
 
 def _check_token(value: str | None, field_name: str) -> None:
-    if value is not None and not TOKEN_PATTERN.match(value):
+    if value is not None and (not isinstance(value, str) or not TOKEN_PATTERN.match(value)):
         raise InvalidRequestError(
             f"{value!r} is not a valid identifier (letters, digits and ._:@/+-, "
             "starting with a letter or digit, at most 255 characters)", field=field_name)
@@ -207,6 +211,8 @@ class BuildRequest:
         object.__setattr__(self, "config_drive_files", self._read_files(self.config_drive_files))
         if self.user_data is not None:
             object.__setattr__(self, "user_data", _read_content(self.user_data, "user_data"))
+        if not isinstance(self.metadata, Mapping):
+            raise InvalidRequestError("must be a mapping of str -> str", field="metadata")
         for key, value in dict(self.metadata).items():
             _check_token(key, "metadata")
             if not isinstance(value, str) or len(value) > 255:
