@@ -11,6 +11,7 @@ Every error names the key and the problem (``ConfigError``).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -152,7 +153,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
                                       and redis_url.startswith(("redis://", "rediss://",
                                                                 "unix://"))):
         raise ConfigError("breakers.redis_url: must be a redis://, rediss:// or unix:// URL")
-    breaker = _breaker_settings(breakers, "breakers")
+    breaker = _breaker_settings(breakers, "breakers", also_known=("redis_url", "redis_ttl"))
     overrides = {}
     if not isinstance(per_backend, Mapping):
         raise ConfigError("breakers.backends: must be a table of per-backend tables")
@@ -164,7 +165,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         overrides[name] = _breaker_settings(merged, f"breakers.backends.{name}")
 
     pool = dict(_table(data, "pool"))
-    pool_size = int(_number(pool.pop("max_workers", 32), "pool.max_workers", minimum=1))
+    pool_size = int(_number(pool.pop("max_workers", 32), "pool.max_workers", minimum=1,
+                            integer=True))
     if pool:
         raise ConfigError(f"pool: unknown key(s) {sorted(pool)} (known: ['max_workers'])")
 
@@ -196,23 +198,30 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _number(value: Any, key: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"{key}: must be a number >= {minimum}, got {value!r}")
+def _number(value: Any, key: str, minimum: float, integer: bool = False) -> float:
+    """A finite number >= ``minimum`` (a whole one when ``integer``): NaN compares false
+    with everything and would slip through a plain ``<`` check; inf would never expire."""
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+            or value < minimum:
+        what = "an integer" if integer else "a number"
+        raise ConfigError(f"{key}: must be {what} >= {minimum}, got {value!r}")
     return float(value)
 
 
-def _breaker_settings(table: Mapping[str, Any], where: str) -> BreakerSettings:
+def _breaker_settings(table: Mapping[str, Any], where: str,
+                      also_known: tuple[str, ...] = ()) -> BreakerSettings:
     unknown = set(table) - _BREAKER_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} "
-                          f"(known: {sorted(_BREAKER_KEYS | {'redis_url', 'redis_ttl'})})")
+                          f"(known: {sorted(_BREAKER_KEYS | set(also_known))})")
     defaults = BreakerSettings()
     return BreakerSettings(
-        fail_max=int(_number(table.get("fail_max", defaults.fail_max), f"{where}.fail_max", 1)),
+        fail_max=int(_number(table.get("fail_max", defaults.fail_max), f"{where}.fail_max", 1,
+                             integer=True)),
         reset_timeout=_number(table.get("reset_timeout", defaults.reset_timeout),
                               f"{where}.reset_timeout", 0.001),
         success_threshold=int(_number(table.get("success_threshold",
                                                 defaults.success_threshold),
-                                      f"{where}.success_threshold", 1)),
+                                      f"{where}.success_threshold", 1, integer=True)),
     )
