@@ -181,7 +181,8 @@ class ZunDriver(AmphoraComputeDriver):
         self.require_lookup(amphora_name, amphora_id)
         if amphora_id:
             container = self._find(amphora_id, "get_amphora")
-            if container is None or not self._managed(container):
+            if container is None or not self._managed(container) \
+                    or container.get("status") in _GONE:
                 raise InstanceNotFoundError(f"zun: no amphora {amphora_id!r}", backend=BACKEND,
                                             amphora_id=amphora_id)
             return self._to_amphora(container)
@@ -307,10 +308,12 @@ class ZunDriver(AmphoraComputeDriver):
         if cfg.region_name:
             kwargs["region_name"] = cfg.region_name
         try:
-            return zun_client.Client(cfg.api_version, **kwargs)
+            client = zun_client.Client(cfg.api_version, **kwargs)
         except RuntimeError as exc:  # zunclient: no container endpoint in the catalog
             raise BackendUnavailableError(f"zun: cannot find the container endpoint: {exc}",
                                           backend=BACKEND) from exc
+        _quiet_create_bodies(client)
+        return client
 
     @contextlib.contextmanager
     def _translate_errors(self, operation: str, amphora_id: str | None = None) -> Iterator[None]:
@@ -442,6 +445,26 @@ class ZunDriver(AmphoraComputeDriver):
                    "disk": container.get("disk"),
                    "server_group": labels.get(mapping.LABEL_SERVER_GROUP),
                    "labels": dict(labels)})
+
+
+def _quiet_create_bodies(client: Any) -> None:
+    """Keep create bodies (file contents, user_data, keys) out of keystoneauth's DEBUG log.
+
+    keystoneauth logs every request as a curl line with its body at DEBUG, and a
+    create body carries the config-drive files, user_data and ssh keys (base64
+    is not redaction).  zunclient offers no switch, so the client's one
+    request method passes keystoneauth's own ``log=False`` for POSTs; other
+    requests keep their DEBUG lines.
+    """
+    http = client.http_client
+    send = http._http_request
+
+    def request(url: str, method: str, **kwargs: Any) -> Any:
+        if method.upper() == "POST":
+            kwargs.setdefault("log", False)
+        return send(url, method, **kwargs)
+
+    http._http_request = request
 
 
 def _message(exc: BaseException) -> str:
