@@ -1,36 +1,35 @@
 """amphora-compute: one contract for load-balancer amphorae on any compute.
 
-Import cost matters (the CLI must start fast), so this module re-exports the
-light contract types and resolves the rest lazily; it imports no backend
-client library and not even pybreaker.
+Import cost matters (the CLI must start fast), so this module resolves every
+public name lazily (PEP 562): importing it imports nothing else, no backend
+client library, not even pluggy or pybreaker.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .enums import AmphoraStatus, AmphoraType, Capability
-from .errors import (
-    AmphoraBuildError,
-    AmphoraComputeError,
-    BackendUnavailableError,
-    CircuitOpenError,
-    ConfigError,
-    DeleteFailed,
-    InstanceNotFoundError,
-    InvalidRequestError,
-    NotSuspendedError,
-    PluginError,
-)
-from .hookspecs import hookimpl
-from .interface import AmphoraComputeDriver
-from .models import Amphora, BuildRequest, Flavor, ImageRef
-from .registry import DriverSpec
-
 if TYPE_CHECKING:
     from .aio import AsyncDispatcher
     from .config import Config
     from .dispatcher import Dispatcher
+    from .enums import AmphoraStatus, AmphoraType, Capability
+    from .errors import (
+        AmphoraBuildError,
+        AmphoraComputeError,
+        BackendUnavailableError,
+        CircuitOpenError,
+        ConfigError,
+        DeleteFailed,
+        InstanceNotFoundError,
+        InvalidRequestError,
+        NotSuspendedError,
+        PluginError,
+    )
+    from .hookspecs import hookimpl
+    from .interface import AmphoraComputeDriver
+    from .models import Amphora, BuildRequest, Flavor, ImageRef
+    from .registry import DriverSpec
 
 __all__ = [
     "Amphora",
@@ -59,10 +58,32 @@ __all__ = [
     "hookimpl",
 ]
 
+#: Public name -> defining module.  Everything is resolved on first use, so
+#: ``import amphora_compute.cli`` costs only what the CLI itself needs.
 _LAZY = {
-    "Dispatcher": ("dispatcher", "Dispatcher"),
-    "AsyncDispatcher": ("aio", "AsyncDispatcher"),
-    "Config": ("config", "Config"),
+    "Dispatcher": "dispatcher",
+    "AsyncDispatcher": "aio",
+    "Config": "config",
+    "AmphoraStatus": "enums",
+    "AmphoraType": "enums",
+    "Capability": "enums",
+    "AmphoraBuildError": "errors",
+    "AmphoraComputeError": "errors",
+    "BackendUnavailableError": "errors",
+    "CircuitOpenError": "errors",
+    "ConfigError": "errors",
+    "DeleteFailed": "errors",
+    "InstanceNotFoundError": "errors",
+    "InvalidRequestError": "errors",
+    "NotSuspendedError": "errors",
+    "PluginError": "errors",
+    "hookimpl": "hookspecs",
+    "AmphoraComputeDriver": "interface",
+    "Amphora": "models",
+    "BuildRequest": "models",
+    "Flavor": "models",
+    "ImageRef": "models",
+    "DriverSpec": "registry",
 }
 
 
@@ -77,6 +98,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 from .breakers import BreakerRegistry
@@ -51,6 +52,7 @@ class Dispatcher:
         self._drivers: dict[str, AmphoraComputeDriver] = {}
         self._routes: dict[str, str] = {}
         self._key_locks: dict[str, threading.Lock] = {}
+        self._breaker_names: dict[str, str] = {}
         self._lock = threading.RLock()
         self._closed = False
 
@@ -65,6 +67,8 @@ class Dispatcher:
 
     @property
     def breakers(self) -> BreakerRegistry:
+        if self._breakers is not None:
+            return self._breakers
         with self._lock:
             if self._breakers is None:
                 factory = None
@@ -125,7 +129,10 @@ class Dispatcher:
             self._routes.pop(amphora_id, None)
 
     def status(self, amphora_id: str) -> AmphoraStatus:
-        return self.get_amphora(amphora_id=amphora_id).status
+        backend = self._routes.get(amphora_id) or self._locate(amphora_id)
+        assert backend is not None
+        driver = self._drivers.get(backend) or self.driver_for_backend(backend)
+        return self._call(backend, "status", amphora_id, partial(driver.status, amphora_id))
 
     def statuses(self, amphora_ids: Sequence[str]) -> dict[str, Amphora]:
         """Records of many amphorae: one batch call per backend that owns some of them."""
@@ -229,15 +236,22 @@ class Dispatcher:
 
     def _call(self, backend: str, operation: str, amphora_id: str | None,
               func: Callable[[], T]) -> T:
-        """Run one backend call under its breaker and log it at DEBUG with its duration."""
-        driver = self.driver_for_backend(backend)
+        """Run one backend call under its breaker; at DEBUG, log it with its duration.
+
+        This is the hot path of every operation: the breaker name is computed
+        once per backend and the clock is read only when DEBUG is on.
+        """
+        breaker = self._breaker_names.get(backend)
+        if breaker is None:
+            driver = self.driver_for_backend(backend)
+            breaker = "" if driver.guards_own_breakers else f"backend:{backend}"
+            self._breaker_names[backend] = breaker
+        if not LOG.isEnabledFor(logging.DEBUG):
+            return self.breakers.call(breaker, func) if breaker else func()
         start = time.perf_counter()
         outcome = "ok"
         try:
-            if driver.guards_own_breakers:
-                return func()
-            with self.breakers.guard(f"backend:{backend}"):
-                return func()
+            return self.breakers.call(breaker, func) if breaker else func()
         except BaseException as exc:
             outcome = type(exc).__name__
             raise

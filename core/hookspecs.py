@@ -20,12 +20,13 @@ itself through the ``amphora_compute`` entry-point group::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib.abc import Traversable
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
     from .registry import DriverSpec
 
 PROJECT_NAME = "amphora_compute"

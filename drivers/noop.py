@@ -15,6 +15,7 @@ replaced atomically, so concurrent processes never corrupt it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -181,7 +182,8 @@ class NoopDriver(AmphoraComputeDriver):
                  breakers: Any = None) -> None:
         super().__init__(options, breakers=breakers)
         self.knobs = NoopKnobs.from_options(self.options, self.backend_name)
-        self.calls: list[tuple[str, str | None]] = []
+        #: (operation, amphora id) of the latest calls, bounded for long-lived processes.
+        self.calls: collections.deque[tuple[str, str | None]] = collections.deque(maxlen=10000)
         self._random = random.Random(self.knobs.seed)
         self._calls_lock = threading.Lock()
         self._state: _MemoryState | _FileState = (
