@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 # -- entry point --------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, map errors to exit codes."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.format = args.format or "table"
@@ -114,11 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (errors.InvalidRequestError, errors.ConfigError, errors.PluginError,
             NotImplementedError, ValueError) as exc:
         return _fail(args, exc, EXIT_USAGE)
+    except BrokenPipeError:
+        raise
     except (errors.AmphoraComputeError, TimeoutError, OSError) as exc:
         return _fail(args, exc, EXIT_ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script: ``run`` plus a quiet exit when stdout is closed early."""
+    try:
+        return run(argv)
+    except BrokenPipeError:  # `amphora list | head`: not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:
