@@ -210,6 +210,7 @@ class Channel:
             read_timeout=wait, strip_prompt=True, strip_command=True)
         LOG.debug("hardware %s: ran a command in %.0f ms", session.device.name,
                   (time.monotonic() - started) * 1000)
+        output = _strip_echo_and_prompt(str(output), line, profile.prompt)
         if not profile.exit_status:
             return str(output)
         codes = _RC_LINE.findall(output)
@@ -424,7 +425,7 @@ class DeviceSession:
         try:
             for template in self.profile.session_prep:
                 self._channel.send(self.profile.render_command(template, self.prep_values))
-            if self.profile.session_prep and not self.profile.prompt:
+            if self.profile.session_prep:
                 conn.set_base_prompt()
         except (OSError, EOFError, paramiko.SSHException, NetmikoBaseException) as exc:
             self._disconnect()
@@ -503,6 +504,20 @@ class SessionPool:
             for session in self.sessions.values():
                 with contextlib.suppress(Exception):
                     session.close_if_idle()
+
+
+def _strip_echo_and_prompt(output: str, command: str, prompt: re.Pattern[str] | None) -> str:
+    """Drop a leftover command echo (first line) and prompt (last line).
+
+    netmiko strips them using the base prompt it saw at login; a CLI whose
+    prompt changes with its mode (tmsh folders, ACOS partitions) leaves them in.
+    """
+    lines = output.splitlines()
+    if lines and lines[0].strip() and lines[0].rstrip().endswith(command.strip()):
+        lines = lines[1:]
+    if lines and prompt is not None and prompt.search(lines[-1]):
+        lines = lines[:-1]
+    return "\n".join(lines)
 
 
 def _reason(exc: BaseException) -> str:
