@@ -138,13 +138,26 @@ def _register(plugin_set: PluginSet, name: str, source: str, load: Any) -> None:
                     type(exc).__name__, exc)
 
 
+def _traced(hook: str, impl: Any) -> Any:
+    """Call one hook implementation; with ``AMPHORA_COMPUTE_TRACE_PLUGINS`` log the call.
+
+    Hooks are called one implementation at a time (not through ``pm.hook``), so
+    pluggy's own tracing never sees them: the trace line is written here.
+    """
+    result = impl.function()
+    if os.environ.get(TRACE_ENV, "") not in ("", "0"):
+        shown = list(result) if isinstance(result, list | tuple) else result
+        LOG.debug("plugin trace: %s.%s() -> %r", impl.plugin_name, hook, shown)
+    return result
+
+
 def _collect(plugin_set: PluginSet, sources: dict[str, str]) -> None:
     pm = plugin_set.manager
     backends: dict[str, list[str]] = {}
     for impl in pm.hook.amphora_compute_drivers.get_hookimpls():
         name = impl.plugin_name
         try:
-            specs = list(impl.function() or ())
+            specs = list(_traced("amphora_compute_drivers", impl) or ())
             for spec in specs:
                 if not isinstance(spec, DriverSpec):
                     raise PluginError(f"returned {type(spec).__name__}, not a DriverSpec")
@@ -165,7 +178,7 @@ def _collect(plugin_set: PluginSet, sources: dict[str, str]) -> None:
     for impl in pm.hook.amphora_compute_hardware_profiles.get_hookimpls():
         name = impl.plugin_name
         try:
-            for item in impl.function() or ():
+            for item in _traced("amphora_compute_hardware_profiles", impl) or ():
                 path = Path(item) if isinstance(item, str | os.PathLike) else item
                 plugin_set.profiles.append((name, path))
         except Exception as exc:
