@@ -371,7 +371,7 @@ class Knobs:
     error_image_prefix: str = "error/"
     max_limit: int = 1000
     quota_containers: int = 40
-    quota_cpu: float = 20
+    quota_cpu: float = 20.0
     quota_memory: int = 50 * 1024
     quota_disk: int = 100
     unique_names: str = ""  # "", "project" or "global" (Zun's unique_container_name_scope)
