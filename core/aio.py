@@ -14,6 +14,7 @@ side effects unless asked (``delete_on_failure=True``).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -99,7 +100,8 @@ class AsyncDispatcher:
         return await self._run(lambda: self.dispatcher.get_amphora(
             amphora_id=amphora_id, amphora_name=amphora_name))
 
-    async def list(self, amphora_type: AmphoraType | str | None = None) -> list[Amphora]:
+    async def list(self, amphora_type: AmphoraType | str | None = None
+                   ) -> builtins.list[Amphora]:
         return await self._run(self.dispatcher.list, amphora_type)
 
     async def suspend(self, amphora_id: str) -> None:
@@ -148,7 +150,7 @@ class AsyncDispatcher:
             await asyncio.sleep(min(delay, remaining))
         raise AssertionError("unreachable")
 
-    async def _cleanup(self, ids: Sequence[str], enabled: bool) -> list[str]:
+    async def _cleanup(self, ids: Sequence[str], enabled: bool) -> builtins.list[str]:
         if not enabled:
             return []
         results = await asyncio.gather(*(self.delete(i) for i in ids), return_exceptions=True)

@@ -102,7 +102,10 @@ class BreakerRegistry:
         self._listener = _Listener(self)
 
     def settings_for(self, name: str) -> BreakerSettings:
-        """Settings of the longest override prefix of ``name`` (``hardware`` covers ``hardware:x``)."""
+        """Settings of the longest override prefix of ``name``.
+
+        ``hardware`` covers ``hardware:dev-a``.
+        """
         best = ""
         for prefix in self.overrides:
             if (name == prefix or name.startswith(prefix + ":")) and len(prefix) > len(best):
@@ -217,10 +220,8 @@ class BreakerRegistry:
         pybreaker's state raises to signal a trip; the caller must see its own
         error, so that is swallowed here and the original is re-raised by us.
         """
-        try:
+        with contextlib.suppress(BaseException):  # the trip; the original error follows
             cb.state._handle_error(exc, reraise=False)
-        except BaseException:  # noqa: S110 - the trip itself; the original error follows
-            pass
 
     @staticmethod
     def _succeeded(cb: pybreaker.CircuitBreaker) -> None:

@@ -34,18 +34,26 @@ NOOP_STATE_ENV = "AMPHORA_NOOP_STATE"
 # -- argument parsing ---------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(default: Any) -> argparse.ArgumentParser:
+    """--config, --format and --debug, accepted before and after the subcommand."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE",
+    common.add_argument("--config", metavar="FILE", default=default,
                         help="config file (default: $AMPHORA_COMPUTE_CONFIG, then "
                              "~/.config/amphora-compute/config.toml, then all-Noop)")
-    common.add_argument("--format", choices=("table", "json"), default=None,
+    common.add_argument("--format", choices=("table", "json"), default=default,
                         help="output format (default: table)")
-    common.add_argument("--debug", action="store_true", default=None,
+    common.add_argument("--debug", action="store_true", default=default,
                         help="log at DEBUG and show tracebacks")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # A subparser writes its defaults over the main parser's values, so the
+    # subcommands' copies default to SUPPRESS: `amphora --format json list` keeps json.
+    common = _common_options(argparse.SUPPRESS)
 
     parser = argparse.ArgumentParser(
-        prog="amphora", parents=[common],
+        prog="amphora", parents=[_common_options(None)],
         description="Build, watch, suspend and delete load-balancer amphorae on VMs (Nova), "
                     "containers (Zun), bare metal (Ironic) and hardware load balancers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

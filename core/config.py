@@ -76,7 +76,7 @@ class Config:
         return self.backends.get(backend, {})
 
     def with_backend_options(self, backend: str, **options: Any) -> Config:
-        """A copy with ``options`` merged into ``[backends.<backend>]`` (used by the CLI and tests)."""
+        """A copy with ``options`` merged into ``[backends.<backend>]`` (CLI and tests)."""
         backends = {name: dict(opts) for name, opts in self.backends.items()}
         backends.setdefault(backend, {}).update(options)
         return Config(types=self.types, backends=backends, breaker=self.breaker,

@@ -13,6 +13,7 @@ whose breaker is open are not asked.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -102,9 +103,9 @@ class Dispatcher:
                 self._drivers[backend] = driver
             return driver
 
-    def configured_backends(self) -> list[str]:
+    def configured_backends(self) -> builtins.list[str]:
         """Each configured backend once, in amphora-type order."""
-        return list(dict.fromkeys(self.config.types[t] for t in AmphoraType))
+        return builtins.list(dict.fromkeys(self.config.types[t] for t in AmphoraType))
 
     # -- the contract, routed ----------------------------------------------------
 
@@ -136,8 +137,8 @@ class Dispatcher:
 
     def statuses(self, amphora_ids: Sequence[str]) -> dict[str, Amphora]:
         """Records of many amphorae: one batch call per backend that owns some of them."""
-        by_backend: dict[str, list[str]] = {}
-        unknown: list[str] = []
+        by_backend: dict[str, builtins.list[str]] = {}
+        unknown: builtins.list[str] = []
         for amphora_id in dict.fromkeys(amphora_ids):
             backend = self._routes.get(amphora_id)
             if backend is None:
@@ -167,18 +168,18 @@ class Dispatcher:
         for backend in backends:
             driver = self.driver_for_backend(backend)
             try:
-                found = self._call(backend, "get_amphora", None,
-                                   lambda d=driver: d.get_amphora(amphora_name=amphora_name))
+                found: Amphora = self._call(backend, "get_amphora", None,
+                                            partial(driver.get_amphora, amphora_name=amphora_name))
             except InstanceNotFoundError:
                 continue
             self._remember(found.id, backend)
             return found
         raise InstanceNotFoundError(f"no amphora named {amphora_name!r}")
 
-    def list(self, amphora_type: AmphoraType | str | None = None) -> list[Amphora]:
+    def list(self, amphora_type: AmphoraType | str | None = None) -> builtins.list[Amphora]:
         backends = [self.backend_for(amphora_type)] if amphora_type \
             else self.configured_backends()
-        out: list[Amphora] = []
+        out: builtins.list[Amphora] = []
         for backend in backends:
             driver = self.driver_for_backend(backend)
             found = self._call(backend, "list", None, driver.list)
@@ -209,7 +210,7 @@ class Dispatcher:
         return self._routed(amphora_id, operation,
                             lambda d: getattr(d, operation)(amphora_id, *args, **kwargs))
 
-    def breaker_snapshot(self) -> list[dict[str, Any]]:
+    def breaker_snapshot(self) -> builtins.list[dict[str, Any]]:
         """Every configured backend's breaker (and any per-device ones created so far)."""
         for backend in self.configured_backends():
             self.breakers.breaker(f"backend:{backend}")
@@ -219,7 +220,7 @@ class Dispatcher:
         """Close every constructed driver (errors are logged, not raised: closing must finish)."""
         with self._lock:
             self._closed = True
-            drivers, self._drivers = list(self._drivers.items()), {}
+            drivers, self._drivers = builtins.list(self._drivers.items()), {}
         for backend, driver in drivers:
             try:
                 driver.close()
@@ -266,7 +267,7 @@ class Dispatcher:
         driver = self.driver_for_backend(backend)
         return self._call(backend, operation, amphora_id, lambda: func(driver))
 
-    def _statuses_on(self, backend: str, ids: list[str]) -> dict[str, Amphora]:
+    def _statuses_on(self, backend: str, ids: builtins.list[str]) -> dict[str, Amphora]:
         driver = self.driver_for_backend(backend)
         return self._call(backend, "statuses", f"{len(ids)} ids", lambda: driver.statuses(ids))
 
@@ -287,11 +288,11 @@ class Dispatcher:
         raise InstanceNotFoundError(f"no configured backend has an amphora {amphora_id!r}",
                                     amphora_id=amphora_id)
 
-    def _probe(self, ids: list[str]) -> dict[str, Amphora]:
+    def _probe(self, ids: builtins.list[str]) -> dict[str, Amphora]:
         """Ask each configured backend for ids nobody has routed yet."""
         result: dict[str, Amphora] = {}
-        remaining = list(ids)
-        refused: list[CircuitOpenError] = []
+        remaining = builtins.list(ids)
+        refused: builtins.list[CircuitOpenError] = []
         for backend in self.configured_backends():
             if not remaining:
                 break

@@ -38,7 +38,7 @@ class OpenStackAuth:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], backend: str) -> OpenStackAuth:
-        auth = cls(**{k: options[k] for k in cls.__slots__ if k in options})  # type: ignore[arg-type]
+        auth = cls(**{k: options[k] for k in cls.__slots__ if k in options})
         if not auth.cloud and not auth.endpoint:
             raise ConfigError(f"backends.{backend}: set `cloud` (a name in clouds.yaml) "
                               "or `endpoint` (a standalone service URL)")

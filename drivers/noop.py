@@ -49,7 +49,7 @@ from amphora_compute.registry import DriverSpec
 LOG = logging.getLogger(__name__)
 
 _OUTCOMES = ("active", "error", "never_active")
-_ERRORS = {
+_ERRORS: dict[str, type[Exception]] = {
     "AmphoraComputeError": errors.AmphoraComputeError,
     "AmphoraBuildError": errors.AmphoraBuildError,
     "DeleteFailed": errors.DeleteFailed,
@@ -87,7 +87,7 @@ class NoopKnobs:
             raise ConfigError(f"backends.{backend}: unknown option(s) {sorted(unknown)} "
                               f"(known: {sorted(known)})")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-        knobs = cls(**values)
+        knobs = cls(**values)  # type: ignore[arg-type]  # checked just below
         if knobs.build_outcome not in _OUTCOMES:
             raise ConfigError(f"backends.{backend}.build_outcome: one of {list(_OUTCOMES)}")
         if knobs.error not in _ERRORS:
@@ -196,7 +196,7 @@ class NoopDriver(AmphoraComputeDriver):
         self.check_request(request)
         self._enter("build", None)
         existing = self.existing_build(request)
-        if existing:
+        if existing is not None:
             return existing
         with self._state.open() as store:
             store.builds += 1

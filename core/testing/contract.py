@@ -24,8 +24,12 @@ from typing import Any
 import pytest
 
 from ..enums import AmphoraStatus, AmphoraType, Capability
-from ..errors import AmphoraComputeError, InstanceNotFoundError, InvalidRequestError
-from ..errors import NotSuspendedError
+from ..errors import (
+    AmphoraComputeError,
+    InstanceNotFoundError,
+    InvalidRequestError,
+    NotSuspendedError,
+)
 from ..interface import AmphoraComputeDriver
 from ..models import Amphora, BuildRequest
 from .signatures import check_driver_class

@@ -4,7 +4,8 @@ Runs on classes (no instance, no credentials).  For each public method of
 ``AmphoraComputeDriver``: parameter names, kinds, order and defaults must match,
 and the resolved type hints must agree.  Extra public methods must start with
 ``ex_``; nothing abstract may remain; the identity ClassVars must be valid, and
-a declared capability must have its methods implemented, so a driver cannot silently drift from the contract.
+a declared capability must have its methods implemented, so a driver cannot
+silently drift from the contract.
 """
 
 from __future__ import annotations

@@ -141,10 +141,8 @@ class ManagedProcess:
         if self.proc is None:
             return
         self.signal_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         # Children of the leader may outlive it: kill what is left of the group.
         self.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

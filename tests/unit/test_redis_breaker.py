@@ -8,7 +8,6 @@ import textwrap
 import time
 
 import pytest
-
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import BreakerSettings
 from amphora_compute.errors import BackendUnavailableError, CircuitOpenError
