@@ -10,9 +10,11 @@ enroll -> manageable -> available, then powered off explicitly: a freshly
 enrolled fake node has no power state for up to two minutes and allocations
 skip such nodes.
 
-A test-only deploy interface, ``amphora-fail`` (``ironic_faildeploy/``), is
-installed into the same venv, so a test can make one node's deploy fail for
-real (``deploy failed`` with ``last_error``).
+Two test-only deploy interfaces (``ironic_faildeploy/``) are installed into
+the same venv: ``amphora-fake``, the default here, is Ironic's fake deploy
+with a real deploy's power behaviour (on when deployed, off when torn down);
+``amphora-fail`` makes a node's deploy fail for real (``deploy failed`` with
+``last_error``).
 
 By hand::
 
@@ -56,6 +58,9 @@ IRONIC_REQUIREMENTS = ("ironic==39.0.0",)
 API_VERSION = "1.78"
 #: The failing deploy interface the fixture installs (see ironic_faildeploy/).
 FAIL_DEPLOY_INTERFACE = "amphora-fail"
+#: The default deploy interface here: Ironic's fake deploy, powering the node on
+#: when deployed and off when torn down, as a real deploy does.
+FAKE_DEPLOY_INTERFACE = "amphora-fake"
 FAIL_DEPLOY_MESSAGE = "amphora-fail deploy interface: injected deploy failure"
 FAILDEPLOY_SOURCE = Path(__file__).resolve().parent / "ironic_faildeploy"
 DEFAULT_RESOURCE_CLASS = "amphora-bm"
@@ -114,8 +119,8 @@ def write_config(workdir: Path, port: int, *, host: str = "127.0.0.1",
             "enabled_bios_interfaces": fake,
             "enabled_boot_interfaces": fake,
             "enabled_console_interfaces": fake,
-            "enabled_deploy_interfaces": f"{fake},{FAIL_DEPLOY_INTERFACE}",
-            "default_deploy_interface": fake,
+            "enabled_deploy_interfaces": f"{FAKE_DEPLOY_INTERFACE},{FAIL_DEPLOY_INTERFACE},{fake}",
+            "default_deploy_interface": FAKE_DEPLOY_INTERFACE,
             "enabled_firmware_interfaces": fake,
             "enabled_inspect_interfaces": fake,
             "enabled_management_interfaces": fake,

@@ -1,0 +1,697 @@
+"""``IronicDriver``: bare-metal amphorae on OpenStack Ironic through python-ironicclient.
+
+Identity: an amphora's id is the **instance uuid** Ironic records on the node
+(``node.instance_uuid``), which is the uuid of the allocation that claimed the
+node.  It is what Nova would call the server id.  It is *not* the node uuid on
+purpose: a node is reused by later deployments, so a node uuid would let an old
+id (a controller's revert, a retried delete) reach a newer amphora on the same
+machine; an instance uuid is unique per deployment.  The node's uuid and name
+are in ``Amphora.extra``.
+
+Build (``build`` returns once the claim is confirmed, never waiting for ``active``):
+
+1. everything is validated and prepared first (resource class, image, root
+   size, config drive); bad input raises InvalidRequestError before any call;
+2. ``POST /v1/allocations`` claims a node atomically (resource class, traits,
+   candidate nodes, owner), with ``extra`` naming the amphora and its
+   idempotency key; the allocation's uuid is ours, derived from the
+   idempotency key when there is one, so a retried build answers 409 and is
+   resolved to the first build's amphora (atomic across processes);
+3. the allocation is polled (first after ``claim_poll``, doubling) until
+   ``active``; ``error`` (no free node) is AmphoraBuildError marked as a
+   caller error (capacity says nothing about Ironic's health);
+4. one PATCH sets ``instance_info`` (image source and checksum, root_gb,
+   display name) and the deploy starts with a config drive dict
+   (``meta_data`` with the keys and name, ``user_data`` with the config-drive
+   files as cloud-init write_files, ``network_data`` for ports).  With
+   ``async_deploy`` (the default) step 4 runs on the driver's small thread
+   pool, so ``build`` costs one POST and a few short GETs.
+
+If step 4 fails, the allocation is released and the instance info removed:
+the node is left as it was, and the amphora reports ERROR with the reason.
+
+Status (``STATUS_MAP`` on the provision state, then the power state):
+deploying, wait call-back, deploy hold, rebuild -> BUILDING; a node claimed but
+not yet deploying (still ``available``) -> BUILDING (ERROR after
+``stale_claim`` s); active + power on -> ACTIVE; active + power off ->
+SUSPENDED; deploy failed -> ERROR with ``last_error`` as the fault; no node
+carrying the instance uuid (deleted, torn down) -> DELETED.
+
+Batch status: one ``GET /v1/nodes?associated=True&resource_class=<rc>`` per
+resource class of the pool and page, with only the fields needed (never
+``conductor``, which makes Ironic answer 500); up to ``per_id_max`` ids use
+``GET /v1/nodes?instance_uuid=<id>`` each instead.
+
+Suspend/resume: power off/on (resume of a powered-on node raises
+NotSuspendedError).  Delete: undeploy (``deleted``); Ironic removes the
+allocation itself when the tear down ends; a claimed node that never started
+deploying has its allocation released instead; an amphora already gone is
+success.
+
+Errors: every ironicclient / keystoneauth exception is translated at this edge
+with ``amphora_compute.errors.from_http_status`` (404 -> not found, other 4xx
+-> caller errors that do not count against the breaker, 5xx or no answer ->
+BackendUnavailableError, which does), the original kept as ``__cause__``.
+HTTP 409 (node locked, state in transition) is retried a bounded number of
+times with backoff by tenacity: the only retry layer (ironicclient's own is
+off, ``max_retries=0``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import tenacity
+from ironicclient import client as ironic_client
+from ironicclient.common.apiclient import exceptions as ironic_exceptions
+from keystoneauth1 import exceptions as ks_exceptions
+
+from amphora_compute.enums import AmphoraStatus, AmphoraType, Capability
+from amphora_compute.errors import (
+    AmphoraBuildError,
+    AmphoraComputeError,
+    DeleteFailed,
+    InstanceNotFoundError,
+    InvalidRequestError,
+    NotSuspendedError,
+    from_http_status,
+    http_status_of,
+)
+from amphora_compute.interface import AmphoraComputeDriver
+from amphora_compute.models import Amphora, BuildRequest
+
+from .configdrive import build_configdrive
+from .options import BACKEND, IronicOptions
+
+LOG = logging.getLogger(__name__)
+#: keystoneauth logs request and response bodies at DEBUG, and a deploy request
+#: carries the config drive (user data, keys): its own logger, never below INFO.
+HTTP_LOG = logging.getLogger("amphora_compute.drivers.ironic.http")
+HTTP_LOG.setLevel(logging.INFO)
+T = TypeVar("T")
+
+#: What ironicclient and keystoneauth raise; anything else is a bug and is not translated.
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ironic_exceptions.ClientException, ks_exceptions.ClientException, OSError)
+#: Marks an allocation (and so a node) as built by amphora-compute.
+MARKER = "amphora_compute"
+#: Idempotency keys map onto allocation uuids in this namespace (uuid5).
+KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5a8e-9c43-1b7a5e0c2d41")
+#: The node fields every status needs (``conductor`` must never be asked for).
+NODE_FIELDS = ("uuid", "name", "instance_uuid", "provision_state", "target_provision_state",
+               "power_state", "target_power_state", "last_error", "resource_class",
+               "instance_info")
+_IN_DEPLOY = frozenset({"deploying", "wait call-back", "deploy hold", "rebuild", "deploy"})
+_SUSPENDED_POWER = frozenset({"power off"})
+
+
+class IronicDriver(AmphoraComputeDriver):
+    """Bare-metal amphorae on Ironic (see the module docstring for the lifecycle)."""
+
+    backend_name: ClassVar[str] = BACKEND
+    amphora_type: ClassVar[AmphoraType] = AmphoraType.BAREMETAL
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.SUSPEND, Capability.CONFIG_DRIVE, Capability.IMAGE_TAGS,
+        Capability.VALIDATE_FLAVOR})
+    STATUS_MAP: ClassVar[Mapping[str, AmphoraStatus]] = {
+        "available": AmphoraStatus.BUILDING,  # claimed, deploy not started yet
+        "deploying": AmphoraStatus.BUILDING,
+        "wait call-back": AmphoraStatus.BUILDING,
+        "deploy hold": AmphoraStatus.BUILDING,
+        "rebuild": AmphoraStatus.BUILDING,
+        "active": AmphoraStatus.ACTIVE,  # SUSPENDED when powered off
+        "deploy failed": AmphoraStatus.ERROR,
+        "error": AmphoraStatus.ERROR,
+        "deleting": AmphoraStatus.DELETED,
+        "cleaning": AmphoraStatus.DELETED,
+        "clean wait": AmphoraStatus.DELETED,
+    }
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *,
+                 breakers: Any = None) -> None:
+        super().__init__(options, breakers=breakers)
+        self.config = IronicOptions.parse(self.options)
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[None]] = {}
+        self._failed: dict[str, str] = {}
+        self._closed = False
+
+    # -- the contract -------------------------------------------------------------
+
+    def build(self, request: BuildRequest) -> str:
+        """Claim a node and start its deploy; return the instance uuid (see module doc)."""
+        self.check_request(request)
+        plan = self._plan(request)
+        allocation_uuid = self._allocation_uuid(request.idempotency_key)
+        allocation = self._claim(plan, allocation_uuid, request)
+        if allocation is None:  # idempotent retry of an earlier build
+            return allocation_uuid
+        node_uuid = str(allocation["node_uuid"])
+        finish = self._finisher(node_uuid, allocation_uuid, plan, request)
+        if not self.config.async_deploy:
+            finish()
+            return allocation_uuid
+        with self._lock:
+            self._failed.pop(allocation_uuid, None)
+            future = self._pool().submit(self._finish_quietly, finish, allocation_uuid)
+            self._pending[allocation_uuid] = future
+        future.add_done_callback(lambda _f, key=allocation_uuid: self._forget(key))
+        return allocation_uuid
+
+    def delete(self, amphora_id: str) -> None:
+        """Undeploy (or release a claim that never deployed); gone already is success."""
+        self._await_pending(amphora_id)
+        with self._lock:
+            self._failed.pop(amphora_id, None)
+        node = self._node_of(amphora_id, "delete")
+        if node is None:
+            LOG.info("ironic delete %s: already gone", amphora_id)
+            return
+        state = node.get("provision_state")
+        if state in ("deleting", "cleaning", "clean wait"):
+            LOG.info("ironic delete %s: already being torn down (%s)", amphora_id, state)
+            return
+        if state == "available":
+            self._release(str(node["uuid"]), amphora_id, "delete")
+            return
+        self._with_conflict_retry("delete", amphora_id, lambda: self._ironic().node
+                                  .set_provision_state(node["uuid"], "deleted"))
+
+    def statuses(self, amphora_ids: Sequence[str]) -> dict[str, Amphora]:
+        """One node list per resource class and page, or per-id lookups for a few ids."""
+        wanted = list(dict.fromkeys(amphora_ids))
+        if not wanted:
+            return {}
+        if len(wanted) <= self.config.per_id_max:
+            found = {}
+            for amphora_id in wanted:
+                node = self._node_of(amphora_id, "statuses")
+                if node is not None:
+                    found[amphora_id] = node
+        else:
+            found = {n["instance_uuid"]: n for n in self._claimed_nodes("statuses")}
+        stale = self._stale_claims(found.values(), "statuses")
+        return {i: self._to_amphora(found[i], stale=i in stale) if i in found else self._gone(i)
+                for i in wanted}
+
+    def get_amphora(self, amphora_name: str | None = None,
+                    amphora_id: str | None = None) -> Amphora:
+        """By instance uuid (one node GET + its allocation) or by name (allocation list)."""
+        self.require_lookup(amphora_name, amphora_id)
+        if amphora_id:
+            node = self._node_of(amphora_id, "get_amphora")
+            if node is None:
+                if amphora_id in self._failed:
+                    return self._gone(amphora_id)
+                raise InstanceNotFoundError(f"ironic: no amphora {amphora_id!r}",
+                                            backend=BACKEND, amphora_id=amphora_id)
+            allocation = self._allocation(amphora_id, "get_amphora")
+            stale = self._stale_claims([node], "get_amphora", {amphora_id: allocation})
+            record = self._to_amphora(node, allocation, stale=amphora_id in stale)
+            if record.status is AmphoraStatus.DELETED:  # being torn down: gone for callers
+                raise InstanceNotFoundError(f"ironic: amphora {amphora_id!r} is deleted",
+                                            backend=BACKEND, amphora_id=amphora_id)
+            return record
+        for allocation in self._our_allocations("get_amphora"):
+            if allocation["extra"].get("amphora_name") == amphora_name:
+                node = self._node_of(allocation["uuid"], "get_amphora")
+                record = self._to_amphora(node, allocation) if node is not None else None
+                if record is not None and record.status is not AmphoraStatus.DELETED:
+                    return record
+        raise InstanceNotFoundError(f"ironic: no amphora named {amphora_name!r}",
+                                    backend=BACKEND)
+
+    def list(self) -> list[Amphora]:
+        """Every claimed node of the pool whose allocation amphora-compute made."""
+        allocations = {a["uuid"]: a for a in self._our_allocations("list")}
+        records = [self._to_amphora(node, allocations[node["instance_uuid"]])
+                   for node in self._claimed_nodes("list")
+                   if node["instance_uuid"] in allocations]
+        return [r for r in records if r.status is not AmphoraStatus.DELETED]
+
+    def suspend(self, amphora_id: str) -> None:
+        """Power the node off (Ironic keeps the deployment)."""
+        node = self._require_node(amphora_id, "suspend")
+        self._with_conflict_retry("suspend", amphora_id, lambda: self._ironic().node
+                                  .set_power_state(node["uuid"], "off"))
+
+    def resume(self, amphora_id: str) -> None:
+        """Power the node on; NotSuspendedError when it is not powered off."""
+        node = self._require_node(amphora_id, "resume")
+        if node.get("provision_state") != "active" \
+                or node.get("power_state") not in _SUSPENDED_POWER:
+            raise NotSuspendedError(
+                f"ironic: amphora {amphora_id} is not suspended (provision state "
+                f"{node.get('provision_state')!r}, power {node.get('power_state')!r})",
+                backend=BACKEND, amphora_id=amphora_id)
+        self._with_conflict_retry("resume", amphora_id, lambda: self._ironic().node
+                                  .set_power_state(node["uuid"], "on"))
+
+    def close(self) -> None:
+        """Wait for deploys this driver started (bounded), then drop the client."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        with self._lock:
+            self._client = None
+
+    def find_by_idempotency_key(self, key: str) -> Amphora | None:
+        """The amphora built with ``key``: its allocation uuid is derived from the key."""
+        amphora_id = self._allocation_uuid(key)
+        node = self._node_of(amphora_id, "find_by_idempotency_key")
+        return self._to_amphora(node) if node is not None else None
+
+    def validate_flavor(self, flavor: str) -> None:
+        """A bare-metal flavor is a resource class of the pool with at least one node."""
+        self.config.resource_class_for(flavor)
+        with self._translate_errors("validate_flavor"):
+            nodes = self._ironic().node.list(resource_class=flavor, fields=["uuid"], limit=1)
+        if not nodes:
+            raise InvalidRequestError(f"no Ironic node has resource class {flavor!r}",
+                                      field="flavor")
+
+    # -- build steps ------------------------------------------------------------------
+
+    def _plan(self, request: BuildRequest) -> dict[str, Any]:
+        """Everything the build sends, computed (and validated) before any backend call."""
+        if request.network_ids:
+            raise InvalidRequestError(
+                "standalone Ironic has no Neutron to make ports on these networks; pass "
+                "port_ids (VIF ids) with vif_attach = true when the nodes' network interface "
+                "supports VIFs, or no networks at all", field="network_ids")
+        if request.port_ids and not self.config.vif_attach:
+            raise InvalidRequestError(
+                "this Ironic backend does not attach VIFs (vif_attach = false: the nodes' "
+                "network interface is noop)", field="port_ids")
+        flavor = request.flavor
+        resource_class = self.config.resource_class_for(
+            flavor.name if flavor is not None else None)
+        image = self.config.resolve_image(request.image)
+        root_gb = (flavor.disk_gb if flavor is not None and flavor.disk_gb else None) \
+            or self.config.root_gb
+        instance_info: dict[str, Any] = {"image_source": image.source, "root_gb": root_gb,
+                                         "display_name": request.name}
+        if image.checksum:
+            instance_info["image_checksum"] = image.checksum
+            if image.checksum_algo:
+                instance_info["image_os_hash_algo"] = image.checksum_algo
+                instance_info["image_os_hash_value"] = image.checksum
+        drive = build_configdrive(request, node_uuid="")  # raises on bad user_data
+        return {"resource_class": resource_class, "instance_info": instance_info,
+                "configdrive": drive, "image": image.label}
+
+    def _allocation_uuid(self, key: str | None) -> str:
+        return str(uuid.uuid5(KEY_NAMESPACE, key)) if key else str(uuid.uuid4())
+
+    def _claim(self, plan: dict[str, Any], allocation_uuid: str,
+               request: BuildRequest) -> dict[str, Any] | None:
+        """POST the allocation and wait (bounded) for its node; None for a repeated key."""
+        extra = {MARKER: "1", "amphora_name": request.name, "amphora_image": plan["image"]}
+        if request.idempotency_key:
+            extra["amphora_idempotency_key"] = request.idempotency_key
+        body: dict[str, Any] = {"uuid": allocation_uuid, "resource_class": plan["resource_class"],
+                                "extra": extra}
+        if self.config.traits:
+            body["traits"] = list(self.config.traits)
+        if self.config.candidate_nodes:
+            body["candidate_nodes"] = list(self.config.candidate_nodes)
+        if self.config.owner:
+            body["owner"] = self.config.owner
+        try:
+            with self._translate_errors("build", allocation_uuid):
+                allocation = _as_dict(self._ironic().allocation.create(**body))
+        except AmphoraComputeError as exc:
+            if request.idempotency_key and http_status_of(exc.__cause__ or exc) == 409 \
+                    and self._earlier_build(allocation_uuid):
+                LOG.info("ironic build: idempotency key %s was already built as %s",
+                         request.idempotency_key, allocation_uuid)
+                return None
+            raise
+        allocation = self._wait_claimed(allocation, allocation_uuid)
+        LOG.info("ironic build %s: claimed node %s (resource class %s)", allocation_uuid,
+                 allocation["node_uuid"], plan["resource_class"])
+        return allocation
+
+    def _earlier_build(self, allocation_uuid: str) -> bool:
+        """After a 409 on our own uuid: wait (bounded) for the earlier build's claim."""
+        deadline = time.monotonic() + self.config.claim_timeout
+        while True:
+            if self._node_of(allocation_uuid, "build") is not None:
+                return True
+            allocation = self._allocation(allocation_uuid, "build")
+            if allocation is None or allocation.get("state") != "allocating" \
+                    or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+    def _wait_claimed(self, allocation: dict[str, Any], allocation_uuid: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.config.claim_timeout
+        delay = self.config.claim_poll
+        while allocation.get("state") == "allocating":
+            if time.monotonic() > deadline:
+                self._delete_allocation(allocation_uuid, "build")
+                raise AmphoraBuildError(
+                    f"ironic build {allocation_uuid}: the allocation was not processed within "
+                    f"{self.config.claim_timeout:.0f}s", backend=BACKEND)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+            with self._translate_errors("build", allocation_uuid):
+                allocation = _as_dict(self._ironic().allocation.get(
+                    allocation_uuid, fields=["uuid", "state", "node_uuid", "last_error"]))
+        if allocation.get("state") != "active" or not allocation.get("node_uuid"):
+            reason = allocation.get("last_error") or f"allocation {allocation.get('state')}"
+            self._delete_allocation(allocation_uuid, "build")
+            # No free node is capacity, not a sick backend: it must not trip the breaker.
+            raise AmphoraBuildError(f"ironic build: no node could be claimed: {reason}",
+                                    backend=BACKEND, fault=str(reason), caller_error=True)
+        return allocation
+
+    def _finisher(self, node_uuid: str, allocation_uuid: str, plan: dict[str, Any],
+                  request: BuildRequest) -> Callable[[], None]:
+        """Step 4 (instance info, VIFs, deploy), releasing the claim if any part fails."""
+        patch = [{"op": "add", "path": f"/instance_info/{key}", "value": value}
+                 for key, value in plan["instance_info"].items()]
+        drive = dict(plan["configdrive"])
+        drive["meta_data"] = {**drive["meta_data"], "uuid": allocation_uuid}
+        ports = request.port_ids
+
+        def finish() -> None:
+            try:
+                self._with_conflict_retry("build", allocation_uuid,
+                                          lambda: self._ironic().node.update(node_uuid, patch))
+                for port in ports:
+                    self._with_conflict_retry("build", allocation_uuid,
+                                              lambda p=port: self._ironic().node
+                                              .vif_attach(node_uuid, p))
+                self._with_conflict_retry("build", allocation_uuid, lambda: self._ironic().node
+                                          .set_provision_state(node_uuid, "active",
+                                                               configdrive=drive))
+            except AmphoraComputeError as exc:
+                self._undo_claim(node_uuid, allocation_uuid, plan)
+                raise AmphoraBuildError(
+                    f"ironic build {allocation_uuid} on node {node_uuid}: {exc}",
+                    backend=BACKEND, amphora_id=allocation_uuid, fault=exc.fault or str(exc),
+                    caller_error=exc.caller_error) from exc
+
+        return finish
+
+    def _finish_quietly(self, finish: Callable[[], None], allocation_uuid: str) -> None:
+        """Run ``finish`` on the pool; a failure becomes the amphora's ERROR fault."""
+        try:
+            finish()
+        except AmphoraComputeError as exc:
+            LOG.error("%s", exc)
+            with self._lock:
+                self._failed[allocation_uuid] = exc.fault or str(exc)
+        except Exception as exc:  # a bug: record it rather than lose it in the pool
+            LOG.exception("ironic build %s: unexpected failure", allocation_uuid)
+            with self._lock:
+                self._failed[allocation_uuid] = f"{type(exc).__name__}: {exc}"
+
+    def _undo_claim(self, node_uuid: str, allocation_uuid: str, plan: dict[str, Any]) -> None:
+        """Put the node back as it was: instance info removed, allocation released.
+
+        A failure here is logged, never raised over the build's own error.
+        """
+        try:
+            remove = [{"op": "remove", "path": f"/instance_info/{key}"}
+                      for key in plan["instance_info"]]
+            with contextlib.suppress(InstanceNotFoundError):
+                node = self._node_of(allocation_uuid, "build")
+                present = (node or {}).get("instance_info") or {}
+                remove = [op for op in remove if op["path"].rsplit("/", 1)[1] in present]
+                if remove:
+                    self._with_conflict_retry("build", allocation_uuid,
+                                              lambda: self._ironic().node.update(node_uuid,
+                                                                                 remove))
+            self._delete_allocation(allocation_uuid, "build")
+        except AmphoraComputeError as exc:
+            LOG.error("ironic build %s: could not release node %s (delete the amphora to "
+                      "retry): %s", allocation_uuid, node_uuid, exc)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _ironic(self) -> Any:
+        """The ironicclient, made on first use (one keystoneauth session, reused)."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        from amphora_compute.drivers._openstack import keystone_session
+
+        session = keystone_session(self.config.auth_options(), BACKEND)
+        kwargs: dict[str, Any] = {"session": session,
+                                  "os_ironic_api_version": self.config.api_version,
+                                  "max_retries": 0}
+        if self.config.endpoint:
+            kwargs["endpoint"] = self.config.endpoint
+        if self.config.region_name:
+            kwargs["region_name"] = self.config.region_name
+        with self._translate_errors("connect"):
+            client = ironic_client.get_client(1, **kwargs)
+        client.http_client.logger = HTTP_LOG
+        return client
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._closed:
+            raise AmphoraComputeError("the ironic driver is closed", backend=BACKEND)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.config.deploy_workers,
+                                                thread_name_prefix="ironic-deploy")
+        return self._executor
+
+    def _forget(self, allocation_uuid: str) -> None:
+        with self._lock:
+            self._pending.pop(allocation_uuid, None)
+
+    def _await_pending(self, amphora_id: str) -> None:
+        """A deploy this process is still starting must be started before it is undone."""
+        future = self._pending.get(amphora_id)
+        if future is None:
+            return
+        with contextlib.suppress(FutureTimeout):
+            future.result(timeout=self.config.timeout * (self.config.conflict_retries + 3))
+
+    @contextlib.contextmanager
+    def _translate_errors(self, operation: str, amphora_id: str | None = None) -> Iterator[None]:
+        """ironicclient / keystoneauth exceptions -> the contract's errors, cause kept."""
+        try:
+            yield
+        except _CLIENT_ERRORS as exc:
+            raise from_http_status(http_status_of(exc), _message(exc), operation=operation,
+                                   backend=BACKEND, amphora_id=amphora_id) from exc
+
+    def _with_conflict_retry(self, operation: str, amphora_id: str | None,
+                             call: Callable[[], T]) -> T:
+        """``call`` translated, retried on HTTP 409 only (bounded, exponential backoff)."""
+        def attempt() -> T:
+            with self._translate_errors(operation, amphora_id):
+                return call()
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(1 + self.config.conflict_retries),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
+            retry=tenacity.retry_if_exception(
+                lambda e: isinstance(e, AmphoraComputeError)
+                and http_status_of(e.__cause__ or e) == 409),
+            reraise=True)
+        return retrying(attempt)
+
+    def _node_of(self, amphora_id: str, operation: str) -> dict[str, Any] | None:
+        """The node carrying this instance uuid, or None (one filtered GET)."""
+        if not _is_uuid(amphora_id):
+            return None
+        try:
+            with self._translate_errors(operation, amphora_id):
+                node = self._ironic().node.get_by_instance_uuid(amphora_id,
+                                                                fields=list(NODE_FIELDS))
+        except InstanceNotFoundError:
+            return None
+        return _as_dict(node)
+
+    def _require_node(self, amphora_id: str, operation: str) -> dict[str, Any]:
+        node = self._node_of(amphora_id, operation)
+        if node is None:
+            raise InstanceNotFoundError(f"ironic {operation}: no amphora {amphora_id!r}",
+                                        backend=BACKEND, amphora_id=amphora_id)
+        return node
+
+    def _claimed_nodes(self, operation: str) -> list[dict[str, Any]]:
+        """Claimed nodes of the pool: one list request per resource class and page."""
+        out: list[dict[str, Any]] = []
+        for resource_class in self.config.resource_classes:
+            marker: str | None = None
+            while True:
+                with self._translate_errors(operation):
+                    page = self._ironic().node.list(
+                        associated=True, resource_class=resource_class, marker=marker,
+                        limit=self.config.page_size, fields=list(NODE_FIELDS))
+                out.extend(_as_dict(n) for n in page)
+                if len(page) < self.config.page_size:
+                    break
+                marker = page[-1].uuid
+        return [n for n in out if n.get("instance_uuid")]
+
+    def _our_allocations(self, operation: str) -> list[dict[str, Any]]:
+        """Allocations amphora-compute made in the pool (one list per resource class)."""
+        out: list[dict[str, Any]] = []
+        for resource_class in self.config.resource_classes:
+            with self._translate_errors(operation):
+                found = self._ironic().allocation.list(
+                    resource_class=resource_class, limit=0,
+                    fields=["uuid", "node_uuid", "state", "extra", "created_at"])
+            out.extend(_as_dict(a) for a in found)
+        return [a for a in out if (a.get("extra") or {}).get(MARKER)]
+
+    def _allocation(self, allocation_uuid: str, operation: str) -> dict[str, Any] | None:
+        try:
+            with self._translate_errors(operation, allocation_uuid):
+                return _as_dict(self._ironic().allocation.get(
+                    allocation_uuid,
+                    fields=["uuid", "node_uuid", "state", "extra", "created_at"]))
+        except InstanceNotFoundError:
+            return None
+
+    def _release(self, node_uuid: str, amphora_id: str, operation: str) -> None:
+        """Release a claim that never deployed (the node goes back to the pool)."""
+        with contextlib.suppress(InstanceNotFoundError):
+            node = self._node_of(amphora_id, operation)
+            info = (node or {}).get("instance_info") or {}
+            if info:
+                self._with_conflict_retry(operation, amphora_id, lambda: self._ironic().node
+                                          .update(node_uuid, [{"op": "replace",
+                                                               "path": "/instance_info",
+                                                               "value": {}}]))
+        self._delete_allocation(amphora_id, operation)
+
+    def _delete_allocation(self, allocation_uuid: str, operation: str) -> None:
+        """DELETE the allocation; 404 (Ironic removed it already) is success."""
+        try:
+            self._with_conflict_retry(operation, allocation_uuid,
+                                      lambda: self._ironic().allocation.delete(allocation_uuid))
+        except InstanceNotFoundError:
+            pass
+        except AmphoraComputeError as exc:
+            if operation == "delete":
+                raise DeleteFailed(f"ironic delete {allocation_uuid}: Ironic refused to "
+                                   f"release the node: {exc.fault or exc}", backend=BACKEND,
+                                   amphora_id=allocation_uuid, fault=exc.fault,
+                                   caller_error=exc.caller_error) from exc
+            raise
+
+    def _stale_claims(self, nodes: Any, operation: str,
+                      allocations: Mapping[str, dict[str, Any] | None] | None = None) -> set[str]:
+        """Ids of nodes claimed over ``stale_claim`` s ago whose deploy never started.
+
+        Ironic's node list cannot return timestamps, so the allocation (which can)
+        is read, only for claimed nodes still ``available`` that no local deploy
+        is starting: normally none, or the few in their first second.
+        """
+        stale: set[str] = set()
+        for node in nodes:
+            amphora_id = str(node.get("instance_uuid"))
+            if node.get("provision_state") != "available" or amphora_id in self._pending \
+                    or amphora_id in self._failed:
+                continue
+            allocation = (allocations or {}).get(amphora_id) \
+                or self._allocation(amphora_id, operation)
+            if allocation is not None and _age(allocation.get("created_at")) \
+                    > self.config.stale_claim:
+                stale.add(amphora_id)
+        return stale
+
+    def _to_amphora(self, node: dict[str, Any], allocation: dict[str, Any] | None = None,
+                    *, stale: bool = False) -> Amphora:
+        amphora_id = str(node["instance_uuid"])
+        state = node.get("provision_state")
+        status = self.map_status(state)
+        fault = None
+        if state == "active" and node.get("power_state") in _SUSPENDED_POWER:
+            status = AmphoraStatus.SUSPENDED
+        elif status is AmphoraStatus.ERROR:
+            fault = node.get("last_error") or f"node {node.get('uuid')} is {state}"
+        elif state == "available":
+            failed = self._failed.get(amphora_id)
+            if failed is not None:
+                status, fault = AmphoraStatus.ERROR, failed
+            elif stale:
+                status = AmphoraStatus.ERROR
+                fault = (f"node {node.get('uuid')} was claimed but its deploy never started "
+                         f"(over {self.config.stale_claim:.0f}s); delete the amphora")
+        info = node.get("instance_info") or {}
+        extra = (allocation or {}).get("extra") or {}
+        name = info.get("display_name") or extra.get("amphora_name")
+        return Amphora(
+            id=amphora_id, name=name, amphora_type=self.amphora_type, backend=BACKEND,
+            status=status, raw_status=f"{state}/{node.get('power_state')}", fault=fault,
+            flavor=node.get("resource_class"),
+            image=extra.get("amphora_image") or info.get("image_source"),
+            created_at=_parse_time((allocation or {}).get("created_at")),
+            idempotency_key=extra.get("amphora_idempotency_key"),
+            extra={"node_uuid": node.get("uuid"), "node_name": node.get("name")})
+
+    def _gone(self, amphora_id: str) -> Amphora:
+        failed = self._failed.get(amphora_id)
+        if failed is not None:
+            return Amphora(id=amphora_id, name=None, amphora_type=self.amphora_type,
+                           backend=BACKEND, status=AmphoraStatus.ERROR, raw_status="released",
+                           fault=failed)
+        if amphora_id in self._pending:  # claimed this instant; the node list raced it
+            return Amphora(id=amphora_id, name=None, amphora_type=self.amphora_type,
+                           backend=BACKEND, status=AmphoraStatus.BUILDING)
+        return Amphora.deleted(amphora_id, self.amphora_type, BACKEND)
+
+
+def _as_dict(resource: Any) -> dict[str, Any]:
+    if isinstance(resource, dict):
+        return resource
+    return dict(resource.to_dict())
+
+
+def _message(exc: BaseException) -> str:
+    """Ironic's own words (its faultstring), without the client's decoration."""
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(text).splitlines()[0][:500]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _age(value: Any) -> float:
+    when = _parse_time(value)
+    if when is None:
+        return 0.0
+    return (datetime.now(UTC) - when).total_seconds()
