@@ -96,9 +96,15 @@ def endpoint_override(options: Mapping[str, Any], service_type: str, backend: st
 def _make_session(auth: OpenStackAuth, backend: str) -> Any:
     from keystoneauth1 import session as ks_session
 
+    from amphora_compute import redact
+
+    redact.install()  # request and response bodies carry user data: never log them
     if auth.cloud:
         region = cloud_config(auth, backend)
-        return region.get_session()
+        session = region.get_session()
+        if session.timeout is None:  # clouds.yaml may set none: a call must never hang
+            session.timeout = auth.timeout
+        return session
     if auth.auth_type == "http_basic":
         from keystoneauth1 import http_basic
 
