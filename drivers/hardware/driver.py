@@ -357,6 +357,13 @@ class HardwareDriver(AmphoraComputeDriver):
         """What the scheduler would see now (for the CLI and for operators)."""
         return self._loads(list(self.config.devices))
 
+    def ex_list(self, device: str) -> builtins.list[Amphora]:
+        """The amphorae on one device (one command), even while other devices are down."""
+        config = self.devices.get(device)
+        if config is None:
+            raise InvalidRequestError(f"no hardware device named {device!r}", field="device")
+        return [self._to_amphora(config, s) for s in self._read_device(config).values()]
+
     def ex_connections(self, device: str) -> int:
         """How many SSH connections the driver has opened to ``device`` so far."""
         return self.sessions[device].connects

@@ -15,9 +15,11 @@ for interactive sessions, sftp-server for the SFTP subsystem, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -139,15 +141,26 @@ class SshServer:
         return self
 
     def stop(self) -> None:
+        """Stop the listener and every session it runs (a device going down)."""
         if self.proc is not None:
+            self._kill_sessions()
             self.proc.stop(timeout=5)
             self.proc = None
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: the listener and every session it runs."""
+        """SIGKILL the sessions (they run in sessions of their own) and the process group."""
         if self.proc is not None:
+            self._kill_sessions()
             self.proc.kill()
             self.proc = None
+
+    def _kill_sessions(self) -> None:
+        """sshd's per-connection processes call setsid(), so the process group misses them:
+        kill every descendant of our listener, by pid."""
+        assert self.proc is not None
+        for pid in _descendants(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def restart_with_new_host_key(self) -> None:
         """Same port, a different host key (what a man in the middle would show)."""
@@ -178,6 +191,27 @@ class SshServer:
         }
         entry.update(extra)
         return entry
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live descendant of ``root`` (from /proc), deepest last."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def wait_for_logins(server: SshServer, count: int, timeout: float = 5.0) -> None:
