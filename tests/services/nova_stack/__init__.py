@@ -138,8 +138,28 @@ class NovaStack:
             thread.join()
         self.processes.clear()
 
+    @classmethod
+    def attach(cls, stack_json: str | Path) -> NovaStack:
+        """A handle on a stack started elsewhere (``start --dir``): a developer's quick loop.
+
+        It cannot stop or restart services (it holds no process), so tests that
+        need that skip themselves when attached.
+        """
+        info = json.loads(Path(stack_json).read_text())
+        stack = cls(run_dir=info["run_dir"], cloud=info["cloud"])
+        stack.ports = Ports(**info["ports"])
+        resources = dict(info["resources"])
+        resources["compute_hosts"] = tuple(resources["compute_hosts"])
+        stack.resources = StackResources(**resources)
+        stack.attached = True
+        return stack
+
+    attached = False
+
     def stop_service(self, name: str) -> None:
         """Stop one service (fault tests: 'nova-api goes away')."""
+        if self.attached:
+            raise StackError("an attached stack cannot stop its services")
         proc = self.processes.pop(name)
         proc.stop(timeout=5.0)
 
