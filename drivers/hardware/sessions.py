@@ -183,8 +183,18 @@ def _connection_class(base: type[Any], session: DeviceSession) -> type[Any]:
                 self.write_channel(line + self.RETURN)
         self._session_log_fin = True
 
+    def read_channel(self: Any) -> str:
+        # netmiko polls a closed channel until its read timeout; a device that
+        # dropped the session is reported at once instead.
+        output = base.read_channel(self)
+        remote = self.remote_conn
+        if not output and remote is not None and (remote.closed or remote.eof_received):
+            raise EOFError("the device closed the SSH session")
+        return str(output)
+
     return type(f"Amphora{base.__name__}", (base,),
-                {"_build_ssh_client": _build_ssh_client, "cleanup": cleanup})
+                {"_build_ssh_client": _build_ssh_client, "cleanup": cleanup,
+                 "read_channel": read_channel})
 
 
 class Channel:
