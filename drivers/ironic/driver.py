@@ -330,6 +330,25 @@ class IronicDriver(AmphoraComputeDriver):
             body["candidate_nodes"] = list(self.config.candidate_nodes)
         if self.config.owner:
             body["owner"] = self.config.owner
+        # Ironic reports a failed allocation only as text (no code), so "no free node"
+        # cannot be told from a transient failure (all candidates locked, a database
+        # hiccup): a failed claim is tried again, a bounded number of times.
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.config.claim_attempts),
+            wait=tenacity.wait_exponential(multiplier=0.05, max=0.5),
+            retry=tenacity.retry_if_exception_type(_ClaimFailed), reraise=True)
+        try:
+            allocation = retrying(self._claim_once, body, allocation_uuid, request)
+        except _ClaimFailed as exc:
+            raise exc.error from None
+        if allocation is None:
+            return None
+        LOG.info("ironic build %s: claimed node %s (resource class %s)", allocation_uuid,
+                 allocation["node_uuid"], plan["resource_class"])
+        return allocation
+
+    def _claim_once(self, body: dict[str, Any], allocation_uuid: str,
+                    request: BuildRequest) -> dict[str, Any] | None:
         try:
             with self._translate_errors("build", allocation_uuid):
                 allocation = _as_dict(self._ironic().allocation.create(**body))
@@ -340,20 +359,22 @@ class IronicDriver(AmphoraComputeDriver):
                          request.idempotency_key, allocation_uuid)
                 return None
             raise
-        allocation = self._wait_claimed(allocation, allocation_uuid)
-        LOG.info("ironic build %s: claimed node %s (resource class %s)", allocation_uuid,
-                 allocation["node_uuid"], plan["resource_class"])
-        return allocation
+        try:
+            return self._wait_claimed(allocation, allocation_uuid)
+        except AmphoraBuildError as exc:
+            if exc.caller_error:  # the allocation failed (and was deleted): try again
+                raise _ClaimFailed(exc) from exc
+            raise
 
     def _earlier_build(self, allocation_uuid: str) -> bool:
         """After a 409 on our own uuid: wait (bounded) for the earlier build's claim."""
         deadline = time.monotonic() + self.config.claim_timeout
         while True:
-            if self._node_of(allocation_uuid, "build") is not None:
-                return True
             allocation = self._allocation(allocation_uuid, "build")
-            if allocation is None or allocation.get("state") != "allocating" \
-                    or time.monotonic() > deadline:
+            state = (allocation or {}).get("state")
+            if state == "active" and allocation and allocation.get("node_uuid"):
+                return True  # the node's instance_uuid is set in the same transaction
+            if state != "allocating" or time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
 
@@ -508,7 +529,7 @@ class IronicDriver(AmphoraComputeDriver):
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(1 + self.config.conflict_retries),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
             retry=tenacity.retry_if_exception(
                 lambda e: isinstance(e, AmphoraComputeError)
                 and http_status_of(e.__cause__ or e) == 409),
@@ -658,6 +679,14 @@ class IronicDriver(AmphoraComputeDriver):
             return Amphora(id=amphora_id, name=None, amphora_type=self.amphora_type,
                            backend=BACKEND, status=AmphoraStatus.BUILDING)
         return Amphora.deleted(amphora_id, self.amphora_type, BACKEND)
+
+
+class _ClaimFailed(Exception):
+    """An allocation ended in ``error``; carries the AmphoraBuildError to raise at the end."""
+
+    def __init__(self, error: AmphoraBuildError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _as_dict(resource: Any) -> dict[str, Any]:

@@ -55,10 +55,12 @@ Behaviour:
   non-blocking rule asks.  ``close()`` waits for what was started.  False does
   everything inside ``build``.
 * ``claim_timeout`` (s, default 10): how long ``build`` waits for the
-  allocation to become active; ``claim_poll`` (s, default 0.01): the first
+  allocation to become active; ``claim_attempts`` (default 3): how many
+  allocations a build tries when one fails (Ironic's failure is text only, so
+  "no free node" cannot be told from "every candidate was locked"); ``claim_poll`` (s, default 0.01): the first
   poll interval (doubling up to 0.2 s).
-* ``conflict_retries`` (default 5): attempts after an HTTP 409 (node locked,
-  wrong state for now), with exponential backoff from 0.1 s up to 1 s.
+* ``conflict_retries`` (default 8): attempts after an HTTP 409 (node locked,
+  wrong state for now), with exponential backoff from 0.1 s up to 2 s (about 9 s in all).
 * ``stale_claim`` (s, default 300): a claimed node that has not started
   deploying after this long is reported as ERROR (the process that claimed it
   died before starting the deploy); ``delete`` releases it.
@@ -138,8 +140,9 @@ class IronicOptions:
     async_deploy: bool = True
     deploy_workers: int = 8
     claim_timeout: float = 10.0
+    claim_attempts: int = 3
     claim_poll: float = 0.01
-    conflict_retries: int = 5
+    conflict_retries: int = 8
     stale_claim: float = 300.0
     per_id_max: int = 3
     page_size: int = 1000
@@ -173,6 +176,7 @@ class IronicOptions:
             if name in raw:
                 values[name] = _number(raw[name], name, strict=strict)
         for name, minimum in (("root_gb", 1), ("deploy_workers", 1), ("conflict_retries", 0),
+                              ("claim_attempts", 1),
                               ("per_id_max", 0), ("page_size", 1)):
             if name in raw:
                 values[name] = _int(raw[name], name, minimum)

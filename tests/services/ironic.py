@@ -33,6 +33,7 @@ import hashlib
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -133,7 +134,9 @@ def write_config(workdir: Path, port: int, *, host: str = "127.0.0.1",
             "enabled_vendor_interfaces": fake,
         },
         "api": {"host_ip": host, "port": str(port), "api_workers": "1"},
-        "database": {"connection": f"sqlite:///{workdir / 'ironic.sqlite'}"},
+        # sqlite waits up to 30 s for a lock (not 5 s) under the conductor's concurrent
+        # writers; the file is switched to WAL after the schema is made (see prepare()).
+        "database": {"connection": f"sqlite:///{workdir / 'ironic.sqlite'}?timeout=30"},
         "dhcp": {"dhcp_provider": "none"},
         "conductor": {
             "automated_clean": "false",
@@ -168,6 +171,8 @@ class IronicService:
     process: ManagedProcess | None = None
     config_path: Path | None = None
     nodes: list[str] = field(default_factory=list)
+    #: Extra ironic.conf settings, e.g. ``{"fake": {"deploy_delay": "2"}}``.
+    config_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -178,13 +183,19 @@ class IronicService:
     def prepare(self) -> None:
         """Write the config and create the schema (once per workdir)."""
         (self.workdir / "locks").mkdir(parents=True, exist_ok=True)
-        self.config_path = write_config(self.workdir, self.port, host=self.host)
+        self.config_path = write_config(self.workdir, self.port, host=self.host,
+                                        extra=self.config_extra)
         if not (self.workdir / "ironic.sqlite").exists():
             subprocess.run(
                 [str(self.venv / "bin" / "ironic-dbsync"), "--config-file",
                  str(self.config_path), "create_schema"],
                 check=True, timeout=300, stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE)
+            # WAL lets readers and one writer overlap; without it concurrent allocations
+            # and tear downs fail with "database is locked" (a sqlite artefact that a
+            # production Ironic on MySQL/PostgreSQL does not have).  WAL is persistent.
+            with contextlib.closing(sqlite3.connect(self.workdir / "ironic.sqlite")) as db:
+                db.execute("PRAGMA journal_mode=WAL")
 
     def start(self, timeout: float = START_TIMEOUT) -> IronicService:
         """Start ``ironic`` and wait until its API answers (about 2 s)."""
@@ -333,7 +344,9 @@ class IronicService:
 
 @contextlib.contextmanager
 def ironic_service(nodes: int = 0, *, resource_class: str = DEFAULT_RESOURCE_CLASS,
-                   workdir: Path | None = None) -> Iterator[IronicService]:
+                   workdir: Path | None = None,
+                   config_extra: Mapping[str, Mapping[str, str]] | None = None,
+                   ) -> Iterator[IronicService]:
     """Start a standalone Ironic with ``nodes`` available fake nodes; stop it on exit.
 
     Nothing is left running and (unless ``workdir`` was given) no file is left.
@@ -341,7 +354,8 @@ def ironic_service(nodes: int = 0, *, resource_class: str = DEFAULT_RESOURCE_CLA
     venv = ironic_venv()
     own_dir = workdir is None
     path = Path(tempfile.mkdtemp(prefix="amphora-ironic-")) if own_dir else Path(workdir)
-    service = IronicService(workdir=path, port=free_port(), venv=venv)
+    service = IronicService(workdir=path, port=free_port(), venv=venv,
+                            config_extra=dict(config_extra or {}))
     try:
         service.prepare()
         service.start()

@@ -1,0 +1,417 @@
+"""The Ironic driver against a real, standalone Ironic (``tests/services/ironic.py``).
+
+Ironic 39 runs from PyPI in its own cached venv with the fake-hardware type,
+and the unmodified python-ironicclient talks to it over HTTP on loopback:
+nothing here mocks the client library.  Pools of fake nodes are kept apart by
+resource class, so each test claims only the nodes meant for it:
+
+* ``amphora-bm`` (14 nodes): the contract suite and the ordinary tests;
+* ``amphora-race`` (10 nodes): 20 concurrent builds against exactly 10 nodes;
+* ``amphora-failpool`` (1 node, deploy interface ``amphora-fail``): a deploy
+  that really fails in Ironic's conductor.
+
+The kill/restart test runs its own Ironic, so the others never see it die.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amphora_compute.config import BreakerSettings, Config
+from amphora_compute.dispatcher import Dispatcher
+from amphora_compute.enums import AmphoraStatus, AmphoraType
+from amphora_compute.errors import (
+    AmphoraBuildError,
+    BackendUnavailableError,
+    CircuitOpenError,
+    InstanceNotFoundError,
+    InvalidRequestError,
+)
+from amphora_compute.models import BuildRequest, Flavor, ImageRef
+from amphora_compute.testing.contract import DriverContract, wait_for_status
+from tests.services._proc import unavailable, wait_until
+from tests.services.ironic import (
+    FAIL_DEPLOY_INTERFACE,
+    FAIL_DEPLOY_MESSAGE,
+    IronicError,
+    IronicService,
+    ironic_service,
+)
+
+pytestmark = pytest.mark.functional
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN_POOL = "amphora-bm"
+RACE_POOL = "amphora-race"
+FAIL_POOL = "amphora-failpool"
+IMAGE_URL = "http://127.0.0.1:9/amphora-x64-haproxy.qcow2"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAmphoraTestKeyOnly amphora@test"
+
+
+@pytest.fixture(scope="session")
+def ironic() -> Iterator[IronicService]:
+    """One standalone Ironic for the session, with the three pools enrolled."""
+    try:
+        with ironic_service(14, resource_class=MAIN_POOL) as service:
+            service.enroll(10, resource_class=RACE_POOL, name_prefix="race")
+            [failing] = service.enroll(1, resource_class=FAIL_POOL, name_prefix="failing")
+            service.set_deploy_interface(failing, FAIL_DEPLOY_INTERFACE)
+            yield service
+    except (OSError, subprocess.SubprocessError, IronicError, TimeoutError) as exc:
+        unavailable(f"standalone Ironic did not start: {exc}")
+
+
+def options(service: IronicService, **extra: Any) -> dict[str, Any]:
+    opts: dict[str, Any] = {"endpoint": service.endpoint, "resource_class": MAIN_POOL,
+                            "timeout": 10.0}
+    opts.update(extra)
+    return opts
+
+
+@pytest.fixture
+def driver(ironic: IronicService) -> Iterator[Any]:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    drv = IronicDriver(options(ironic))
+    yield drv
+    drv.close()
+
+
+def request(name: str | None = None, **overrides: Any) -> BuildRequest:
+    overrides.setdefault("image", ImageRef(id=IMAGE_URL))
+    return BuildRequest(name=name or f"amp-{uuid.uuid4().hex[:8]}",
+                        amphora_type=AmphoraType.BAREMETAL, **overrides)
+
+
+def wait_node_free(service: IronicService, node_uuid: str, timeout: float = 30) -> None:
+    wait_until(lambda: (lambda n: n["provision_state"] == "available"
+                        and n["instance_uuid"] is None)(service.node(node_uuid)),
+               timeout=timeout, what=f"node {node_uuid} back to available")
+
+
+class TestIronicContract(DriverContract):
+    """The core's contract suite, unchanged, against the real Ironic."""
+
+    @pytest.fixture
+    def compute_driver(self, driver: Any) -> Any:
+        return driver
+
+    @pytest.fixture
+    def amphora_request_factory(self) -> Any:
+        def make(name: str, **overrides: Any) -> BuildRequest:
+            overrides.setdefault("amphora_type", AmphoraType.BAREMETAL)
+            overrides.setdefault("image", ImageRef(id=IMAGE_URL))
+            return BuildRequest(name=name, **overrides)
+
+        return make
+
+
+# -- what the build sends ----------------------------------------------------------------
+
+
+def test_build_sets_instance_info_and_names_the_allocation(ironic: IronicService,
+                                                          driver: Any) -> None:
+    amphora_id = driver.build(request("amp-info", flavor=Flavor(disk_gb=33),
+                                      ssh_keys=(SSH_KEY,),
+                                      config_drive_files={"/etc/octavia/agent.conf": b"x=1"},
+                                      user_data=b"#!/bin/sh\necho hello\n"))
+    try:
+        record = wait_for_status(driver, amphora_id, AmphoraStatus.ACTIVE, 30)
+        node = ironic.node(record.extra["node_uuid"])
+        assert node["instance_uuid"] == amphora_id
+        info = node["instance_info"]
+        assert info["image_source"] == IMAGE_URL
+        assert info["root_gb"] == 33
+        assert info["display_name"] == "amp-info"
+        assert info.get("configdrive")  # Ironic kept the drive it built (masked in the API)
+        allocation = ironic.request("GET", f"/v1/allocations/{amphora_id}")
+        assert allocation["extra"]["amphora_name"] == "amp-info"
+        assert allocation["resource_class"] == MAIN_POOL
+        assert record.name == "amp-info" and record.flavor == MAIN_POOL
+    finally:
+        driver.delete(amphora_id)
+
+
+def test_image_tag_resolves_to_the_newest_image(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    images = [
+        {"id": "old", "source": "http://127.0.0.1:9/old.qcow2", "tags": ["amphora"],
+         "created": "2024-01-01T00:00:00Z", "checksum": "a" * 32},
+        {"id": "new", "source": "http://127.0.0.1:9/new.qcow2", "tags": ["amphora"],
+         "created": "2025-06-01T00:00:00Z", "checksum": "b" * 32},
+        {"id": "other", "source": "http://127.0.0.1:9/other.qcow2", "tags": ["amphora"],
+         "owner": "someone-else", "created": "2023-01-01T00:00:00Z"},
+    ]
+    drv = IronicDriver(options(ironic, images=images))
+    try:
+        with pytest.raises(InvalidRequestError) as info:
+            drv.build(request(image=ImageRef(tag="no-such-tag")))
+        assert info.value.field == "image_tag"
+        sources = {}
+        for owner in ("someone-else", None):
+            amphora_id = drv.build(request(image=ImageRef(tag="amphora", owner=owner)))
+            record = wait_for_status(drv, amphora_id, AmphoraStatus.ACTIVE, 30)
+            sources[owner] = ironic.node(record.extra["node_uuid"])["instance_info"]
+            drv.delete(amphora_id)
+        assert sources["someone-else"]["image_source"] == "http://127.0.0.1:9/other.qcow2"
+        assert sources[None]["image_source"] == "http://127.0.0.1:9/new.qcow2"  # newest wins
+        assert sources[None]["image_checksum"] == "b" * 32
+    finally:
+        drv.close()
+
+
+def test_bad_requests_never_reach_ironic(ironic: IronicService, driver: Any) -> None:
+    before = ironic.allocations()
+    with pytest.raises(InvalidRequestError) as info:
+        driver.build(request(network_ids=("net-1",)))
+    assert info.value.field == "network_ids" and "Neutron" in str(info.value)
+    with pytest.raises(InvalidRequestError) as info:
+        driver.build(request(port_ids=("port-1",)))
+    assert info.value.field == "port_ids"
+    with pytest.raises(InvalidRequestError) as info:
+        driver.build(request(flavor=Flavor(name="not-a-pool")))
+    assert info.value.field == "flavor"
+    with pytest.raises(InvalidRequestError):
+        driver.build(request(image=None))
+    assert ironic.allocations() == before
+
+
+def test_idempotency_key_is_atomic_across_driver_instances(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    key = f"idem-{uuid.uuid4().hex}"
+    drivers = [IronicDriver(options(ironic)) for _ in range(4)]
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def build(drv: Any) -> None:
+        try:
+            results.append(drv.build(request("amp-idem", idempotency_key=key)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(d,)) for d in drivers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert not errors, errors
+        assert len(set(results)) == 1 and len(results) == 4
+        claimed = [a for a in ironic.allocations() if a["uuid"] == results[0]]
+        assert len(claimed) == 1
+        assert drivers[0].find_by_idempotency_key(key).id == results[0]
+    finally:
+        for drv in drivers:
+            drv.close()
+        if results:
+            drivers[0].delete(results[0])
+
+
+def test_statuses_is_one_list_for_many_ids(ironic: IronicService, driver: Any) -> None:
+    ids = [driver.build(request()) for _ in range(5)]
+    try:
+        for amphora_id in ids:
+            wait_for_status(driver, amphora_id, AmphoraStatus.ACTIVE, 30)
+        log = ironic.workdir / "ironic.log"
+        before = log.read_text(errors="replace").count("GET /v1/nodes")
+        unknown = str(uuid.uuid4())
+        answer = driver.statuses([*ids, unknown, "not-a-uuid"])
+        after = log.read_text(errors="replace").count("GET /v1/nodes")
+        assert after - before == 1  # one page: one node list request for seven ids
+        assert all(answer[i].status is AmphoraStatus.ACTIVE for i in ids)
+        assert answer[unknown].status is AmphoraStatus.DELETED
+        assert answer["not-a-uuid"].status is AmphoraStatus.DELETED
+    finally:
+        for amphora_id in ids:
+            driver.delete(amphora_id)
+
+
+# -- faults -------------------------------------------------------------------------------
+
+
+def test_failed_deploy_is_error_with_ironics_message(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    drv = IronicDriver(options(ironic, resource_class=FAIL_POOL))
+    try:
+        amphora_id = drv.build(request("amp-fails"))
+        record = wait_for_status(drv, amphora_id, AmphoraStatus.ERROR, 30)
+        assert FAIL_DEPLOY_MESSAGE in (record.fault or "")
+        assert record.raw_status.startswith("deploy failed")
+        node_uuid = record.extra["node_uuid"]
+        drv.delete(amphora_id)
+        wait_for_status(drv, amphora_id, AmphoraStatus.DELETED, 30)
+        wait_node_free(ironic, node_uuid)
+        assert not [a for a in ironic.allocations() if a["resource_class"] == FAIL_POOL]
+    finally:
+        drv.close()
+
+
+def test_a_full_pool_fails_the_build_cleanly(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    drv = IronicDriver(options(ironic, resource_class=FAIL_POOL))
+    try:
+        first = drv.build(request())
+        with pytest.raises(AmphoraBuildError) as info:
+            drv.build(request())
+        assert info.value.caller_error  # capacity must not trip the breaker
+        assert "no available nodes" in (info.value.fault or "")
+        assert [a["uuid"] for a in ironic.allocations()
+                if a["resource_class"] == FAIL_POOL] == [first]
+        drv.delete(first)
+        node = wait_for_status(drv, first, AmphoraStatus.DELETED, 30)
+        assert node.status is AmphoraStatus.DELETED
+    finally:
+        drv.close()
+
+
+def test_twenty_concurrent_builds_against_ten_nodes(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    drv = IronicDriver(options(ironic, resource_class=RACE_POOL, deploy_workers=10))
+    ok: list[str] = []
+    failed: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def build(i: int) -> None:
+        start.wait(30)
+        try:
+            amphora_id = drv.build(request(f"race-{i}"))
+        except BaseException as exc:  # noqa: BLE001 - classified below
+            with lock:
+                failed.append(exc)
+        else:
+            with lock:
+                ok.append(amphora_id)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert len(ok) == 10, (ok, failed)
+        assert len(failed) == 10
+        assert all(isinstance(e, AmphoraBuildError) for e in failed), failed
+        records = drv.statuses(ok)
+        nodes = {r.extra["node_uuid"] for r in records.values()}
+        assert len(nodes) == 10  # ten distinct nodes: no double claim
+        allocations = [a for a in ironic.allocations() if a["resource_class"] == RACE_POOL]
+        assert sorted(a["uuid"] for a in allocations) == sorted(ok)  # none stuck or failed
+        assert all(a["state"] == "active" for a in allocations)
+        for amphora_id in ok:
+            wait_for_status(drv, amphora_id, AmphoraStatus.ACTIVE, 60)
+    finally:
+        for amphora_id in ok:
+            drv.delete(amphora_id)
+        for amphora_id in ok:
+            wait_for_status(drv, amphora_id, AmphoraStatus.DELETED, 60)
+        drv.close()
+    wait_until(lambda: all(n["provision_state"] == "available" and not n["instance_uuid"]
+                           for n in ironic.list_nodes(resource_class=RACE_POOL,
+                                                      fields="uuid,provision_state,"
+                                                             "instance_uuid")),
+               timeout=60, what="the race pool to be free again")
+
+
+def test_ironic_killed_mid_build_opens_the_breaker_and_nothing_leaks() -> None:
+    try:
+        cm = ironic_service(2, resource_class=MAIN_POOL,
+                            config_extra={"fake": {"deploy_delay": "1"}})
+        service = cm.__enter__()
+    except (OSError, subprocess.SubprocessError, IronicError, TimeoutError) as exc:
+        unavailable(f"standalone Ironic did not start: {exc}")
+        return
+    config = Config(types={**Config().types, AmphoraType.BAREMETAL: "ironic"},
+                    backends={"ironic": options(service, timeout=3.0)},
+                    breaker=BreakerSettings(fail_max=2, reset_timeout=1.0))
+    dispatcher = Dispatcher(config)
+    try:
+        amphora_id = dispatcher.build(request("amp-killed"))
+        service.kill()  # mid-build: the deploy (1 s) is under way or about to start
+        with pytest.raises(BackendUnavailableError) as info:
+            dispatcher.statuses([amphora_id])
+        assert info.value.__cause__ is not None and not info.value.caller_error
+        with pytest.raises(BackendUnavailableError):
+            dispatcher.build(request("amp-while-down"))
+        with pytest.raises(CircuitOpenError):  # open: refused without touching Ironic
+            dispatcher.statuses([amphora_id])
+        assert dispatcher.breakers.is_closed("backend:ironic") is False
+        service.restart()
+        time.sleep(1.1)  # the breaker's reset_timeout: the next call is the trial
+        record = dispatcher.statuses([amphora_id])[amphora_id]
+        assert dispatcher.breakers.is_closed("backend:ironic")
+        assert record.status in (AmphoraStatus.BUILDING, AmphoraStatus.ACTIVE,
+                                 AmphoraStatus.ERROR)
+        dispatcher.delete(amphora_id)
+        wait_until(lambda: dispatcher.statuses([amphora_id])[amphora_id].status
+                   is AmphoraStatus.DELETED, timeout=60, what="the amphora to be deleted")
+        wait_until(lambda: not service.allocations() and all(
+            n["provision_state"] == "available" and not n["instance_uuid"]
+            for n in service.list_nodes(fields="uuid,provision_state,instance_uuid")),
+            timeout=60, what="every node free and no allocation left")
+    finally:
+        dispatcher.close()
+        cm.__exit__(None, None, None)
+    assert not service.process.alive()
+
+
+# -- the CLI, end to end --------------------------------------------------------------------
+
+
+def test_cli_build_wait_and_delete(ironic: IronicService, tmp_path: Path) -> None:
+    config = tmp_path / "amphora.toml"
+    config.write_text(
+        "[types]\nbaremetal = \"ironic\"\n\n"
+        "[backends.ironic]\n"
+        f"endpoint = \"{ironic.endpoint}\"\n"
+        f"resource_class = \"{MAIN_POOL}\"\n"
+        "timeout = 10\n"
+        "[[backends.ironic.images]]\n"
+        "id = \"amphora-image\"\n"
+        f"source = \"{IMAGE_URL}\"\n"
+        "tags = [\"amphora\"]\n"
+        "created = \"2025-01-01T00:00:00Z\"\n")
+    key = tmp_path / "key.pub"
+    key.write_text(SSH_KEY + "\n")
+    env = {**os.environ, "AMPHORA_COMPUTE_CONFIG": str(config)}
+    cli = [sys.executable, "-m", "amphora_compute.cli"]
+    built = subprocess.run(
+        [*cli, "--format", "json", "build", "--type", "baremetal", "--name", "amp-cli",
+         "--image-tag", "amphora", "--ssh-key", str(key), "--wait", "--timeout", "60"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert built.returncode == 0, built.stderr
+    record = json.loads(built.stdout)
+    amphora_id = record["id"]
+    assert record["status"] == "ACTIVE" and record["amphora"]["type"] == "baremetal"
+    node = ironic.node(ironic.request(
+        "GET", f"/v1/nodes?instance_uuid={amphora_id}&fields=uuid")["nodes"][0]["uuid"])
+    assert node["provision_state"] == "active" and node["power_state"] == "power on"
+    deleted = subprocess.run([*cli, "delete", amphora_id], capture_output=True, text=True,
+                             timeout=120, env=env, cwd=ROOT)
+    assert deleted.returncode == 0, deleted.stderr
+    wait_node_free(ironic, node["uuid"])
+    with pytest.raises(IronicError):
+        ironic.request("GET", f"/v1/allocations/{amphora_id}")
+
+
+def test_unknown_ids_are_not_found(driver: Any) -> None:
+    with pytest.raises(InstanceNotFoundError):
+        driver.suspend(str(uuid.uuid4()))
+    with pytest.raises(InstanceNotFoundError):
+        driver.resume("not-even-a-uuid")
