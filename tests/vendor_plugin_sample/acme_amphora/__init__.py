@@ -1,0 +1,1 @@
+"""A sample vendor package for amphora-compute: one hardware family, no code but a hook."""
