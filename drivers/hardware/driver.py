@@ -243,7 +243,9 @@ class HardwareDriver(AmphoraComputeDriver):
             try:
                 return self._build_on(self.devices[name], request, prepared[name])
             except _DeviceFull:
-                LOG.info("hardware: device %s filled up meanwhile; trying the next", name)
+                LOG.info("hardware: device %s is full; trying the next", name)
+                loads = [scheduler.DeviceLoad(x.name, x.capacity, amphorae=x.capacity)
+                         if x.name == name else x for x in loads]
         raise scheduler.no_device_error(loads, name=request.name)
 
     def delete(self, amphora_id: str) -> None:
@@ -528,6 +530,10 @@ class HardwareDriver(AmphoraComputeDriver):
             if not self.registry.is_closed(_breaker(device)):
                 loads.append(scheduler.DeviceLoad(device.name, device.capacity,
                                                   unavailable="breaker open"))
+                continue
+            if len(devices) == 1:
+                # Nothing to compare: the build counts the slots under the device lock.
+                loads.append(scheduler.DeviceLoad(device.name, device.capacity, amphorae=0))
                 continue
             try:
                 count = len(self._read_device(device))
