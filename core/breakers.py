@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import pybreaker
-
+from . import _pybreaker
 from .config import BreakerSettings
 from .errors import CircuitOpenError, is_caller_error
 
+pybreaker = _pybreaker.load()
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -70,7 +70,15 @@ class _Listener(pybreaker.CircuitBreakerListener):
 
     def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
         with contextlib.suppress(Exception):
-            self._registry._last_error[cb.name or ""] = f"{type(exc).__name__}: {exc}"[:300]
+            text = f"{type(exc).__name__}: {exc}"[:300]
+            self._registry._last_error[cb.name or ""] = text
+            # When this failure (re)opens the breaker, shared storage keeps the reason
+            # too, so other processes can say why it is open.  pybreaker counts the
+            # failure before it calls listeners.
+            setter = getattr(cb._state_storage, "set_last_error", None)
+            trips = cb.current_state != pybreaker.STATE_CLOSED or cb.fail_counter >= cb.fail_max
+            if setter is not None and trips:
+                setter(text)
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         with contextlib.suppress(Exception):
@@ -107,8 +115,12 @@ class BreakerRegistry:
         ``hardware`` covers ``hardware:dev-a``.
         """
         best = ""
+        scope, _, rest = name.partition(":")
         for prefix in self.overrides:
-            if (name == prefix or name.startswith(prefix + ":")) and len(prefix) > len(best):
+            # "nova" covers "backend:nova"; "hardware" covers "hardware:dev-a"
+            matches = name == prefix or name.startswith(prefix + ":") or (
+                scope == "backend" and rest == prefix)
+            if matches and len(prefix) > len(best):
                 best = prefix
         return self.overrides.get(best, self.settings)
 
@@ -183,7 +195,8 @@ class BreakerRegistry:
                            fail_max=cb.fail_max, reset_timeout=cb.reset_timeout,
                            retry_at=self._retry_at(cb) if state != pybreaker.STATE_CLOSED
                            else None,
-                           last_error=self._last_error.get(name))
+                           last_error=self._last_error.get(name)
+                           or getattr(cb._state_storage, "last_error", None))
 
     def names(self) -> list[str]:
         return sorted(self._breakers)
@@ -242,7 +255,7 @@ class BreakerRegistry:
     def _open_error(self, cb: pybreaker.CircuitBreaker, retry_at: datetime | None,
                     why: str = "") -> CircuitOpenError:
         name = cb.name or "?"
-        last = self._last_error.get(name)
+        last = self._last_error.get(name) or getattr(cb._state_storage, "last_error", None)
         when = f"; next trial at {retry_at.isoformat(timespec='seconds')}" if retry_at else ""
         detail = f" ({why})" if why else ""
         backend = name.split(":", 1)[1] if ":" in name else name

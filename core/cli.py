@@ -120,6 +120,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _fail(args, exc, EXIT_CIRCUIT_OPEN)
     except errors.InstanceNotFoundError as exc:
         return _fail(args, exc, EXIT_NOT_FOUND)
+    except errors.NotSuspendedError as exc:  # the caller asked for the impossible
+        return _fail(args, exc, EXIT_USAGE)
     except (errors.InvalidRequestError, errors.ConfigError, errors.PluginError,
             NotImplementedError, ValueError) as exc:
         return _fail(args, exc, EXIT_USAGE)
@@ -399,6 +401,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .config import DEFAULT_TYPES, Config
     from .dispatcher import Dispatcher
     from .enums import AmphoraType
+    from .errors import AmphoraComputeError
     from .models import BuildRequest, Flavor
 
     build_times = {AmphoraType.VM: 1.2, AmphoraType.CONTAINER: 0.4,
@@ -430,7 +433,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         gone = dispatcher.statuses(ids)
         say("delete: " + ", ".join(f"{i[:8]}={gone[i].status.value}" for i in ids))
         if any(a.status.value != "DELETED" for a in gone.values()):
-            raise RuntimeError("demo: an amphora was not deleted")
+            raise AmphoraComputeError("demo: an amphora was not deleted")
     if args.format == "json":
         _emit(args, {"built": rows, "suspended": suspended, "resumed": resumed,
                      "deleted": ids})

@@ -252,7 +252,10 @@ class Dispatcher:
         start = time.perf_counter()
         outcome = "ok"
         try:
-            return self.breakers.call(breaker, func) if breaker else func()
+            result = self.breakers.call(breaker, func) if breaker else func()
+            if amphora_id is None and operation == "build":
+                amphora_id = str(result)  # the DEBUG line names what was built
+            return result
         except BaseException as exc:
             outcome = type(exc).__name__
             raise

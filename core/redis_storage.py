@@ -23,11 +23,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import pybreaker
+from ._pybreaker import load as _load_pybreaker
 
+pybreaker = _load_pybreaker()
 LOG = logging.getLogger(__name__)
 
-_FIELDS = ("state", "fail_counter", "success_counter", "opened_at")
+_FIELDS = ("state", "fail_counter", "success_counter", "opened_at", "last_error")
 
 
 class CachedRedisStorage(pybreaker.CircuitBreakerStorage):
@@ -41,7 +42,8 @@ class CachedRedisStorage(pybreaker.CircuitBreakerStorage):
         self._ttl = ttl
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {"state": pybreaker.STATE_CLOSED, "fail_counter": 0,
-                                        "success_counter": 0, "opened_at": None}
+                                        "success_counter": 0, "opened_at": None,
+                                        "last_error": None}
         self._read_at = 0.0
         self._redis_down = False
         # Create the hash if missing without resetting another process's state.
@@ -88,6 +90,16 @@ class CachedRedisStorage(pybreaker.CircuitBreakerStorage):
     def opened_at(self, value: datetime) -> None:
         self._set("opened_at", value)
 
+    @property
+    def last_error(self) -> str | None:
+        """The failure that tripped the breaker, as any process recorded it."""
+        value = self._get("last_error")
+        return str(value) if value else None
+
+    def set_last_error(self, text: str) -> None:
+        """Written when a failure is about to trip (or re-trip) the breaker: rare."""
+        self._set("last_error", text)
+
     # -- private -----------------------------------------------------------------
 
     def _get(self, field: str) -> Any:
@@ -102,13 +114,14 @@ class CachedRedisStorage(pybreaker.CircuitBreakerStorage):
             self._read_at = now
             if raw is None:
                 return
-            state, fails, successes, opened = (
-                v.decode() if isinstance(v, bytes) else v for v in raw)
+            state, fails, successes, opened, last_error = (
+                v.decode(errors="replace") if isinstance(v, bytes) else v for v in raw)
             self._values = {
                 "state": state or pybreaker.STATE_CLOSED,
                 "fail_counter": int(fails or 0),
                 "success_counter": int(successes or 0),
                 "opened_at": datetime.fromtimestamp(float(opened), UTC) if opened else None,
+                "last_error": last_error,
             }
 
     def _set(self, field: str, value: Any) -> None:

@@ -300,10 +300,6 @@ reset_timeout = 5
     assert registry.settings_for("hardware:lb-1").fail_max == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (core/breakers.py, lead-owned): the dispatcher names a backend's breaker "
-    "'backend:<name>' but BreakerRegistry.settings_for matches override keys only as a "
-    "'<key>' or '<key>:' prefix, so [breakers.backends.<name>] never reaches it"))
 def test_per_backend_override_reaches_the_dispatchers_breaker(tmp_path: Path) -> None:
     config = _load_text(tmp_path, """
 [breakers]

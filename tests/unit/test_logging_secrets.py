@@ -107,10 +107,6 @@ def test_each_backend_call_has_one_debug_line(debug_logs: pytest.LogCaptureFixtu
     assert by_op["statuses"]["id"] == "1 ids"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap (core/dispatcher.py, lead-owned): the build call's DEBUG line says id=- because "
-    "the id is only known once the call returns; an operator cannot tie the line to the "
-    "amphora it created"))
 def test_the_build_line_names_the_new_amphora(debug_logs: pytest.LogCaptureFixture) -> None:
     with Dispatcher(Config()) as dispatcher:
         amphora_id = dispatcher.build(_request("lines-2"))

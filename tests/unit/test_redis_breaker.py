@@ -51,8 +51,9 @@ def test_a_trip_in_one_process_is_seen_by_another_within_a_second(redis_server) 
     assert here.call("backend:shared", lambda: "ok") == "ok"  # closed, cached
     assert _child(redis_server.url, prefix, "trip") == "open"
     time.sleep(1.0)  # the cache lives at most 0.5 s
-    with pytest.raises(CircuitOpenError):
+    with pytest.raises(CircuitOpenError) as info:
         here.call("backend:shared", lambda: "must not run")
+    assert "down in the child" in str(info.value)  # why it opened travels through Redis
     # A third process sees it open too, straight from Redis.
     assert _child(redis_server.url, prefix, "look") == "open"
 
