@@ -436,8 +436,12 @@ def _bare_metal_load_balancer(ironic: Any) -> None:
         auth_type = "none"
         timeout = 10.0
         resource_class = "{IRONIC_POOL}"
-        images = [{{ id = "amphora-bm-image", source = "{IRONIC_IMAGE_URL}",
-                    checksum = "{'0' * 32}", tags = ["amphora"] }}]
+
+        [[backends.ironic.images]]
+        id = "amphora-bm-image"
+        source = "{IRONIC_IMAGE_URL}"
+        checksum = "{'0' * 32}"
+        tags = ["amphora"]
 
         [octavia]
         default_type = "baremetal"
@@ -449,6 +453,7 @@ def _bare_metal_load_balancer(ironic: Any) -> None:
     with private_workdir() as workdir:
         config = workdir / "amphora-compute.toml"
         config.write_text(config_text)
+        dispatcher = Dispatcher(load_config(config))
         # Standalone Ironic has no Neutron: no boot network, so no network_ids.
         extra = {"controller_worker": {"amp_boot_network_list": ""}}
         try:
@@ -458,30 +463,26 @@ def _bare_metal_load_balancer(ironic: Any) -> None:
         except (OSError, subprocess.SubprocessError, OctaviaError, TimeoutError) as exc:
             unavailable(f"Octavia did not start: {exc}")
         try:
-            dispatcher = Dispatcher(load_config(config))
             flavor = octavia.create_flavor("bm", {"compute_flavor": "amp-bm"})
             lb = octavia.create_load_balancer(f"bm-{uuid.uuid4().hex[:6]}", flavor_id=flavor)
             lb = octavia.wait_load_balancer(lb["id"], ["ACTIVE", "ERROR"], timeout=120)
             assert lb["provisioning_status"] == "ACTIVE", octavia.worker_log_text()[-3000:]
             [amp] = [a for a in octavia.amphorae(lb["id"]) if a["status"] != "DELETED"]
-            node = ironic.node(amp["compute_id"]) if _is_node(ironic, amp["compute_id"]) \
-                else None
             backend = dispatcher.get_amphora(amphora_id=amp["compute_id"])
             assert backend.backend == "ironic" and backend.status is AmphoraStatus.ACTIVE
-            if node is not None:
-                assert node["provision_state"] == "active"
+            assert backend.name == f"amphora-{amp['id']}"
+            assert amp["compute_flavor"] == IRONIC_POOL       # the node's resource class
+            node = ironic.node(backend.extra["node_uuid"])
+            assert node["provision_state"] == "active"
+            assert node["instance_uuid"] == amp["compute_id"]
+            assert node["instance_info"]["image_source"] == IRONIC_IMAGE_URL
+
             octavia.delete_load_balancer(lb["id"], cascade=True)
             octavia.wait_deleted(lb["id"], timeout=120)
             assert dispatcher.statuses([backend.id])[backend.id].status \
                 is AmphoraStatus.DELETED
-            dispatcher.close()
+            assert ironic.node(backend.extra["node_uuid"])["instance_uuid"] is None
         finally:
+            dispatcher.close()
             octavia_cm.__exit__(None, None, None)
 
-
-def _is_node(ironic: Any, ident: str) -> bool:
-    try:
-        ironic.node(ident)
-    except Exception:
-        return False
-    return True
