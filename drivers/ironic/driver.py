@@ -59,7 +59,9 @@ off, ``max_retries=0``).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -71,10 +73,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import tenacity
-from ironicclient import client as ironic_client
-from ironicclient.common.apiclient import exceptions as ironic_exceptions
-from keystoneauth1 import exceptions as ks_exceptions
-
 from amphora_compute.enums import AmphoraStatus, AmphoraType, Capability
 from amphora_compute.errors import (
     AmphoraBuildError,
@@ -88,6 +86,9 @@ from amphora_compute.errors import (
 )
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest
+from ironicclient import client as ironic_client
+from ironicclient.common.apiclient import exceptions as ironic_exceptions
+from keystoneauth1 import exceptions as ks_exceptions
 
 from .configdrive import build_configdrive
 from .options import BACKEND, IronicOptions
@@ -166,7 +167,7 @@ class IronicDriver(AmphoraComputeDriver):
             self._failed.pop(allocation_uuid, None)
             future = self._pool().submit(self._finish_quietly, finish, allocation_uuid)
             self._pending[allocation_uuid] = future
-        future.add_done_callback(lambda _f, key=allocation_uuid: self._forget(key))
+        future.add_done_callback(functools.partial(self._forget, allocation_uuid))
         return allocation_uuid
 
     def delete(self, amphora_id: str) -> None:
@@ -414,9 +415,7 @@ class IronicDriver(AmphoraComputeDriver):
                 self._with_conflict_retry("build", allocation_uuid,
                                           lambda: self._ironic().node.update(node_uuid, patch))
                 for port in ports:
-                    self._with_conflict_retry("build", allocation_uuid,
-                                              lambda p=port: self._ironic().node
-                                              .vif_attach(node_uuid, p))
+                    self._attach_vif(node_uuid, allocation_uuid, port)
                 self._with_conflict_retry("build", allocation_uuid, lambda: self._ironic().node
                                           .set_provision_state(node_uuid, "active",
                                                                configdrive=drive))
@@ -428,6 +427,10 @@ class IronicDriver(AmphoraComputeDriver):
                     caller_error=exc.caller_error) from exc
 
         return finish
+
+    def _attach_vif(self, node_uuid: str, allocation_uuid: str, port: str) -> None:
+        self._with_conflict_retry("build", allocation_uuid,
+                                  lambda: self._ironic().node.vif_attach(node_uuid, port))
 
     def _finish_quietly(self, finish: Callable[[], None], allocation_uuid: str) -> None:
         """Run ``finish`` on the pool; a failure becomes the amphora's ERROR fault."""
@@ -487,7 +490,7 @@ class IronicDriver(AmphoraComputeDriver):
         if self.config.region_name:
             kwargs["region_name"] = self.config.region_name
         with self._translate_errors("connect"):
-            client = ironic_client.get_client(1, **kwargs)
+            client = ironic_client.get_client("1", **kwargs)
         client.http_client.logger = HTTP_LOG
         return client
 
@@ -499,7 +502,7 @@ class IronicDriver(AmphoraComputeDriver):
                                                 thread_name_prefix="ironic-deploy")
         return self._executor
 
-    def _forget(self, allocation_uuid: str) -> None:
+    def _forget(self, allocation_uuid: str, _future: object = None) -> None:
         with self._lock:
             self._pending.pop(allocation_uuid, None)
 
@@ -555,9 +558,9 @@ class IronicDriver(AmphoraComputeDriver):
                                         backend=BACKEND, amphora_id=amphora_id)
         return node
 
-    def _claimed_nodes(self, operation: str) -> list[dict[str, Any]]:
+    def _claimed_nodes(self, operation: str) -> builtins.list[dict[str, Any]]:
         """Claimed nodes of the pool: one list request per resource class and page."""
-        out: list[dict[str, Any]] = []
+        out: builtins.list[dict[str, Any]] = []
         for resource_class in self.config.resource_classes:
             marker: str | None = None
             while True:
@@ -571,9 +574,9 @@ class IronicDriver(AmphoraComputeDriver):
                 marker = page[-1].uuid
         return [n for n in out if n.get("instance_uuid")]
 
-    def _our_allocations(self, operation: str) -> list[dict[str, Any]]:
+    def _our_allocations(self, operation: str) -> builtins.list[dict[str, Any]]:
         """Allocations amphora-compute made in the pool (one list per resource class)."""
-        out: list[dict[str, Any]] = []
+        out: builtins.list[dict[str, Any]] = []
         for resource_class in self.config.resource_classes:
             with self._translate_errors(operation):
                 found = self._ironic().allocation.list(

@@ -57,8 +57,8 @@ Behaviour:
 * ``claim_timeout`` (s, default 10): how long ``build`` waits for the
   allocation to become active; ``claim_attempts`` (default 3): how many
   allocations a build tries when one fails (Ironic's failure is text only, so
-  "no free node" cannot be told from "every candidate was locked"); ``claim_poll`` (s, default 0.01): the first
-  poll interval (doubling up to 0.2 s).
+  "no free node" cannot be told from "every candidate was locked");
+  ``claim_poll`` (s, default 0.01): the first poll interval (doubling up to 0.2 s).
 * ``conflict_retries`` (default 8): attempts after an HTTP 409 (node locked,
   wrong state for now), with exponential backoff from 0.1 s up to 2 s (about 9 s in all).
 * ``stale_claim`` (s, default 300): a claimed node that has not started
@@ -74,7 +74,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 

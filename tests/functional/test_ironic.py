@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from amphora_compute.config import BreakerSettings, Config
 from amphora_compute.dispatcher import Dispatcher
 from amphora_compute.enums import AmphoraStatus, AmphoraType
@@ -40,6 +39,7 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 from amphora_compute.testing.contract import DriverContract, wait_for_status
+
 from tests.services._proc import unavailable, wait_until
 from tests.services.ironic import (
     FAIL_DEPLOY_INTERFACE,
