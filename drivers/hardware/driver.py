@@ -43,7 +43,6 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -101,18 +100,40 @@ _DEVICE_KEYS = {
 _OPTION_KEYS = {"devices", "profile_paths", "idle_timeout", "lock_timeout", "session_log_dir"}
 
 _profile_cache: dict[str, Profile] | None = None
+_profile_errors: list[str] = []
 _profile_lock = threading.Lock()
 
 
 def plugin_profiles(refresh: bool = False) -> dict[str, Profile]:
-    """Every profile the plugins declare (built-ins and vendors alike), loaded once."""
+    """Every profile the plugins declare (built-ins and vendors alike), loaded once.
+
+    A broken or duplicated file is left out and logged at WARNING (one vendor's
+    mistake must not take the other families down); a device that names a
+    family which failed to load gets a ConfigError quoting the problem.
+    """
     global _profile_cache
     with _profile_lock:
         if _profile_cache is None or refresh:
             from amphora_compute.plugins import load_plugins
 
-            sources: list[Traversable] = [f for _, f in load_plugins().hardware_profiles()]
-            _profile_cache = load_profiles(sources)
+            profiles: dict[str, Profile] = {}
+            errors: list[str] = []
+            for plugin, source in load_plugins().hardware_profiles():
+                try:
+                    profile = load_profiles([source])
+                except ConfigError as exc:
+                    errors.append(f"plugin {plugin}: {exc}")
+                    continue
+                for family, loaded in profile.items():
+                    if family in profiles:
+                        errors.append(f"plugin {plugin}: family {family!r} in {loaded.source} "
+                                      f"is already defined by {profiles[family].source}")
+                        continue
+                    profiles[family] = loaded
+            for error in errors:
+                LOG.warning("hardware profile left out: %s", error)
+            _profile_cache = profiles
+            _profile_errors[:] = errors
         return dict(_profile_cache)
 
 
@@ -746,8 +767,10 @@ def _parse_device(i: int, raw: Any, profiles: Mapping[str, Profile]) -> DeviceCo
     where = f"hardware.devices[{name}]"
     family = raw.get("profile")
     if not isinstance(family, str) or family not in profiles:
+        broken = "; ".join(_profile_errors)
         raise ConfigError(f"{where}.profile: {family!r} is not a known hardware family "
-                          f"(known: {sorted(profiles)})")
+                          f"(known: {sorted(profiles)})"
+                          + (f"; profiles that failed to load: {broken}" if broken else ""))
     profile = profiles[family]
     key_file = raw.get("key_file")
     password_env = raw.get("password_env")

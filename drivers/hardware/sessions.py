@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import paramiko
+from netmiko.exceptions import NetmikoAuthenticationException, NetmikoBaseException
+from netmiko.ssh_dispatcher import CLASS_MAPPER
+
 from amphora_compute.errors import (
     AmphoraComputeError,
     BackendUnavailableError,
     ConfigError,
 )
-from netmiko.exceptions import NetmikoAuthenticationException, NetmikoBaseException
-from netmiko.ssh_dispatcher import CLASS_MAPPER
 
 from .profiles import Profile
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute.drivers.hardware import scheduler
 from amphora_compute.drivers.hardware.profiles import (
     ProfileError,
@@ -134,3 +135,29 @@ def test_scheduler_picks_the_least_loaded_healthy_device() -> None:
     error = scheduler.no_device_error(loads[3:], name="web")
     assert isinstance(error, AmphoraBuildError)
     assert "d: breaker open" in str(error) and "e: full (1/1)" in str(error)
+
+
+def test_a_broken_vendor_profile_leaves_the_others_working(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import amphora_compute.plugins as plugins
+    from amphora_compute.drivers.hardware import driver as hw
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text('schema_version = 1\nfamily = "acme"\nsurprise = 1\n')
+    real = plugins.load_plugins
+
+    class _Plugins:
+        def hardware_profiles(self) -> list[tuple[str, Any]]:
+            return [*real().hardware_profiles(), ("acme", broken)]
+
+    monkeypatch.setattr(plugins, "load_plugins", lambda: _Plugins())
+    try:
+        profiles = hw.plugin_profiles(refresh=True)
+        assert "linux-haproxy" in profiles and "acme" not in profiles
+        with pytest.raises(ConfigError, match="unknown keys"):
+            hw.HardwareDriver({"devices": [{
+                "name": "x", "host": "h", "username": "u", "password_env": "P",
+                "profile": "acme", "capacity": 1, "known_hosts": "kh"}]})
+    finally:
+        monkeypatch.undo()
+        hw.plugin_profiles(refresh=True)
