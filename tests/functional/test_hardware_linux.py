@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.functional._hardware
 """The hardware driver against real OpenSSH sshd + HAProxy in network namespaces.
 
 Runs as root: the driver's commands create namespaces, veths and HAProxy
@@ -6,8 +7,10 @@ processes on this machine, reached over a real SSH session on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -335,12 +338,8 @@ def _clean_leftovers(state: Path) -> None:
     for slot_dir in state.iterdir():
         slot = slot_dir.name
         for pid in netns.ip("netns", "pids", slot, check=False).stdout.split():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         netns.ip("link", "del", f"v{slot}", check=False)
         netns.ip("netns", "del", slot, check=False)
-    import shutil
-
     shutil.rmtree(state, ignore_errors=True)
