@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute.drivers.hardware.sessions import Channel, HostKeyError
 from amphora_compute.enums import AmphoraStatus
 from amphora_compute.errors import (
@@ -30,7 +31,6 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest
 from amphora_compute.testing.contract import DriverContract, wait_for_status
-
 from tests.functional._hardware import (  # noqa: F401 - fixtures
     DriverFactory,
     LinuxLab,
