@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _util import percentiles, report
+
 from amphora_compute.drivers.hardware.driver import HardwareDriver
 from amphora_compute.enums import AmphoraType
 from amphora_compute.models import BuildRequest

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import BreakerSettings
 from amphora_compute.drivers.hardware.driver import HardwareDriver
 from amphora_compute.enums import AmphoraType
 from amphora_compute.models import BuildRequest
-
 from tests.services import netns, sshd
 from tests.services._proc import unavailable
 from tests.services.vendor_cli import FAMILIES, VendorCliServer

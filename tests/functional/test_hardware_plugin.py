@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from amphora_compute.drivers.hardware.driver import plugin_profiles
 from amphora_compute.enums import AmphoraStatus, AmphoraType
 from amphora_compute.models import BuildRequest
-
 from tests.functional._hardware import (  # noqa: F401 - fixtures
     DriverFactory,
     VendorLab,

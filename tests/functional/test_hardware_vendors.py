@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import pytest
+
 from amphora_compute.enums import AmphoraStatus, AmphoraType
 from amphora_compute.errors import (
     AmphoraBuildError,
@@ -21,7 +22,6 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest
 from amphora_compute.testing.contract import DriverContract
-
 from tests.functional._hardware import (  # noqa: F401 - fixtures
     DriverFactory,
     VendorLab,
