@@ -367,7 +367,7 @@ class AmphoraComputeOctaviaDriver(compute_base.ComputeBase):
             amphora_status = self._dispatcher.status(compute_id)
         except AmphoraComputeError as exc:
             raise exceptions.ComputeStatusException() from exc
-        return constants.UP if amphora_status is AmphoraStatus.ACTIVE else constants.DOWN
+        return str(constants.UP if amphora_status is AmphoraStatus.ACTIVE else constants.DOWN)
 
     def get_amphora(self, compute_id: str, management_network_id: str | None = None
                     ) -> tuple[data_models.Amphora, str | None]:
@@ -578,9 +578,9 @@ class AmphoraComputeOctaviaDriver(compute_base.ComputeBase):
 
 def _load_balancer_compute(lb_id: str) -> tuple[str | None, str | None]:
     """(compute_flavor, compute_zone) of a load balancer, from Octavia's database."""
-    from oslo_config import cfg
     from octavia.db import api as db_api
     from octavia.db import repositories
+    from oslo_config import cfg
 
     flavor_meta: Mapping[str, Any] = {}
     zone_meta: Mapping[str, Any] = {}

@@ -389,7 +389,7 @@ def write_octavia_config(workdir: Path, *, api_port: int, transport_url: str,
     return path
 
 
-def _private_tmp_prefix(private_tmp: Path) -> list[str]:
+def private_tmp_prefix(private_tmp: Path) -> list[str]:
     """Run a command with ``private_tmp`` mounted on /tmp in its own mount namespace.
 
     Only root can; elsewhere the command runs as is and shares Octavia's fixed
@@ -497,7 +497,7 @@ class OctaviaService:
         env.update({"TMPDIR": str(private_tmp),
                     "PATH": f"{self.venv / 'bin'}:{os.environ.get('PATH', '')}",
                     **self.extra_env})
-        prefix = _private_tmp_prefix(private_tmp)
+        prefix = private_tmp_prefix(private_tmp)
         conf = ["--config-file", str(self.config_path)]
         self.worker = ManagedProcess(
             "octavia-worker", [*prefix, str(self.venv / "bin" / "octavia-worker"), *conf],
@@ -701,17 +701,18 @@ def private_workdir(prefix: str = "amphora-octavia-") -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def noop_amphora_compute_config(path: Path, state_file: Path, *,
+def noop_amphora_compute_config(path: Path, state_file: Path | None, *,
                                 backends: Mapping[str, Mapping[str, Any]] | None = None,
                                 octavia: str = "") -> Path:
     """This project's config: every type on its Noop backend sharing ``state_file``.
 
-    ``backends`` adds knobs per Noop backend; ``octavia`` is the ``[octavia]``
-    part, as TOML text.
+    ``state_file`` None keeps each process's Noop state in memory.  ``backends``
+    adds knobs per Noop backend; ``octavia`` is the ``[octavia]`` part, as TOML text.
     """
     lines: list[str] = []
     for name in ("noop-vm", "noop-container", "noop-baremetal", "noop-hardware-lb"):
-        options = {"state_file": str(state_file), **(backends or {}).get(name, {})}
+        shared = {"state_file": str(state_file)} if state_file is not None else {}
+        options = {**shared, **(backends or {}).get(name, {})}
         lines.append(f'[backends."{name}"]')
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in options.items())
         lines.append("")
