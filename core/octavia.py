@@ -49,6 +49,8 @@ from .dispatcher import Dispatcher
 from .enums import AmphoraStatus, AmphoraType, Capability
 from .errors import (
     AmphoraComputeError,
+    BackendUnavailableError,
+    CircuitOpenError,
     ConfigError,
     InstanceNotFoundError,
     InvalidRequestError,
@@ -376,10 +378,21 @@ class AmphoraComputeOctaviaDriver(compute_base.ComputeBase):
         ``lb_network_ip`` is the backend's management address (the first one
         it reports); the contract has no per-network addresses, so
         ``management_network_id`` does not change it.
-        :raises ComputeGetException: the amphora is gone or the backend failed.
+
+        A backend that is unreachable for now (or whose breaker is open) gives
+        status ``UNKNOWN`` with the error as the fault: Octavia then polls again
+        after ``amp_active_wait_sec``, up to ``amp_active_retries`` times, as it
+        does while an amphora builds, instead of reverting at the first hiccup
+        (Octavia's Nova driver retries its GET for the same reason).
+        :raises ComputeGetException: the amphora is gone, or another error.
         """
         try:
             amphora = self._dispatcher.get_amphora(amphora_id=compute_id)
+        except (BackendUnavailableError, CircuitOpenError) as exc:
+            LOG.warning("amphora-compute: amphora %s: backend unavailable for now, Octavia "
+                        "will poll again: %s", compute_id, exc)
+            return data_models.Amphora(compute_id=compute_id,
+                                       status=STATUS_TO_OCTAVIA[AmphoraStatus.UNKNOWN]), str(exc)
         except AmphoraComputeError as exc:
             raise exceptions.ComputeGetException() from exc
         return self._to_octavia(amphora), amphora.fault

@@ -44,6 +44,7 @@ from tests.services.octavia import (
     noop_amphora_compute_config,
     octavia_service,
     octavia_venv,
+    private_tmp_prefix,
     private_workdir,
 )
 
@@ -378,15 +379,23 @@ print(json.dumps(out))
 '''
 
 
-def test_octavia_section_parsing_and_resolution_in_octavias_venv() -> None:
+def _run_in_octavia_venv(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script`` with Octavia's venv (octavia and this project importable); its JSON."""
     try:
         venv = octavia_venv()
     except (OSError, subprocess.SubprocessError, OctaviaError) as exc:
         unavailable(f"Octavia's venv: {exc}")
-    result = subprocess.run([str(venv / "bin" / "python"), "-c", _PARSING_SCRIPT],
-                            capture_output=True, text=True, timeout=120)
+    with private_workdir("amphora-octavia-script-") as workdir:
+        result = subprocess.run(
+            [*private_tmp_prefix(workdir), str(venv / "bin" / "python"), "-c", script, *args],
+            capture_output=True, text=True, timeout=180, cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+def test_octavia_section_parsing_and_resolution_in_octavias_venv() -> None:
+    out = _run_in_octavia_venv(_PARSING_SCRIPT)
     assert "octavia: unknown key(s) ['default_typ']" in out["unknown_top"]
     assert out["bad_type"].startswith('octavia.flavors."f".type:')
     assert "octavia.flavors.\"f\": unknown key(s) ['size']" in out["unknown_flavor_key"]
@@ -401,6 +410,104 @@ def test_octavia_section_parsing_and_resolution_in_octavias_venv() -> None:
     assert 'octavia.flavors."ghost"' in resolved["unmapped"]
     assert resolved["conflict"].startswith("error: availability_zone:")
     assert resolved["unmapped_zone"] == ["container", None, "elsewhere"]
+
+
+_DRIVER_SCRIPT = r'''
+import json, sys, uuid
+from oslo_config import cfg
+from octavia.common import config as octavia_config  # registers Octavia's options
+from octavia.common import constants, exceptions
+cfg.CONF([], project="octavia", default_config_files=[])
+import amphora_compute.octavia as adapter
+adapter.config_path()
+cfg.CONF.set_override("config_file", sys.argv[1], group="amphora_compute")
+
+def build(driver, name, flavor):
+    return driver.build(
+        name=name, amphora_flavor=flavor, image_tag="amphora", image_owner="",
+        key_name=None, sec_groups=["sg-1"], network_ids=["net-1"], port_ids=["port-1"],
+        config_drive_files={"/etc/octavia/amphora-agent.conf": "x" * 2048},
+        user_data="#cloud-config\n", server_group_id=None,
+        availability_zone={constants.COMPUTE_ZONE: "az-vm"})
+
+def raises(func, *args):
+    try:
+        func(*args)
+    except Exception as exc:
+        return type(exc).__name__ + ": " + str(exc)
+    return None
+
+out = {}
+first, second = adapter.AmphoraComputeOctaviaDriver(), adapter.AmphoraComputeOctaviaDriver()
+out["shared"] = first._dispatcher is second._dispatcher
+vm_id = build(first, "amphora-vm", "amp-vm")
+amp, fault = second.get_amphora(vm_id, "net-1")
+out["vm"] = [amp.compute_id == vm_id, amp.status, amp.compute_flavor, amp.cached_zone,
+             amp.image_id, bool(amp.lb_network_ip), fault, second.status(vm_id)]
+flaky_id = build(first, "amphora-flaky", "amp-flaky")
+amp, fault = first.get_amphora(flaky_id)
+out["flaky"] = [amp.status, fault]
+first.delete(flaky_id)
+first.delete(flaky_id)
+out["gone"] = raises(first.get_amphora, flaky_id)
+out["unknown_delete"] = raises(first.delete, str(uuid.uuid4()))
+out["unmapped_build"] = raises(build, first, "amphora-x", "not-mapped")
+out["unmapped_validate"] = raises(first.validate_flavor, "not-mapped")
+out["validate_ok"] = raises(first.validate_flavor, "amp-vm")
+out["validate_backend"] = raises(first.validate_flavor, "amp-vm-missing")
+group = first.create_server_group("octavia-lb-" + str(uuid.uuid4()), "anti-affinity")
+out["group"] = bool(group.id)
+out["group_delete_failure_object"] = raises(first.delete_server_group, object())
+out["group_delete"] = raises(first.delete_server_group, group.id)
+out["group_delete_again"] = raises(first.delete_server_group, group.id)
+iface = first.attach_network_or_port(vm_id, port_id="port-9")
+out["attach"] = [iface.port_id, iface.compute_id == vm_id]
+out["detach"] = raises(first.detach_port, vm_id, "port-9")
+container_id = build(first, "amphora-ct", "amp-ct")
+out["attach_unsupported"] = raises(first.attach_network_or_port, container_id, None, None, "p")
+first.delete(vm_id)
+out["attach_gone"] = raises(first.attach_network_or_port, vm_id, None, None, "p")
+out["detach_gone"] = raises(first.detach_port, vm_id, "p")
+print(json.dumps(out))
+'''
+
+
+def test_driver_calls_as_octavia_makes_them_in_octavias_venv() -> None:
+    """Every ComputeBase method, called as Octavia's tasks call it, with real octavia imported."""
+    with private_workdir("amphora-octavia-cfg-") as workdir:
+        config = noop_amphora_compute_config(
+            workdir / "amphora-compute.toml", None,
+            backends={"noop-vm": {"flavors": ["m1.amphora"], "availability_zones": ["az-vm"]},
+                      "noop-container": {"failure_rate": 1.0,
+                                         "fail_operations": ["get_amphora"]}},
+            octavia=OCTAVIA_SECTION + textwrap.dedent('''
+                [octavia.flavors."amp-flaky"]
+                type = "container"
+                [octavia.flavors."amp-ct"]
+                type = "container"
+                '''))
+        out = _run_in_octavia_venv(_DRIVER_SCRIPT, str(config))
+    assert out["shared"] is True
+    assert out["vm"] == [True, "ACTIVE", "m1.amphora", "az-vm", "tag:amphora", True, None, "UP"]
+    # A backend failing its GETs: keep polling (UNKNOWN), no revert yet.
+    status, fault = out["flaky"]
+    assert status == "UNKNOWN" and "injected failure in get_amphora" in fault
+    assert out["gone"].startswith("ComputeGetException")
+    assert out["unknown_delete"] is None
+    assert out["unmapped_build"].startswith("ComputeBuildException")
+    assert 'octavia.flavors."not-mapped"' in out["unmapped_build"]
+    assert out["unmapped_validate"].startswith("InvalidSubresource")
+    assert out["validate_ok"] is None
+    assert out["validate_backend"].startswith("InvalidSubresource") \
+        and "m1.missing" in out["validate_backend"]
+    assert out["group"] is True
+    assert out["group_delete_failure_object"] is None
+    assert out["group_delete"] is None and out["group_delete_again"] is None
+    assert out["attach"] == ["port-9", True]
+    assert out["detach"] is None
+    assert out["attach_unsupported"].startswith("NotImplementedError")
+    assert out["attach_gone"].startswith("NotFound") and "Instance" in out["attach_gone"]
+    assert out["detach_gone"] is None
 
 
 # -- a real backend: bare metal on the standalone Ironic ----------------------------------
