@@ -1,35 +1,75 @@
 """OpenStack Octavia compute driver: VM, container, bare-metal and hardware amphorae.
 
-Octavia loads this module itself, through the ``octavia.compute.drivers``
-entry point ``amphora_compute`` (``[controller_worker] compute_driver =
-amphora_compute``).  It is the only module of this project that imports
-octavia, and nothing else in ``amphora_compute`` imports it.
+Using with Octavia
+------------------
+Install this project into Octavia's environment (with the extras of the
+backends you use, e.g. ``pip install 'amphora-compute[nova,ironic]'``) and set
+in octavia.conf::
 
-How Octavia 19 uses a compute driver, and what this one does about it:
+    [controller_worker]
+    compute_driver = amphora_compute      # the octavia.compute.drivers entry point
+
+    [amphora_compute]
+    config_file = /etc/octavia/amphora-compute.toml
+
+The config file is this project's TOML file.  Octavia's ``[amphora_compute]
+config_file`` wins; when it is unset, the ``AMPHORA_COMPUTE_CONFIG``
+environment variable; then ``$XDG_CONFIG_HOME/amphora-compute/config.toml``.
+It is read once per Octavia process: restart octavia-api and octavia-worker
+after changing it.  Its ``[octavia]`` section picks the amphora type of
+every build::
+
+    [octavia]
+    default_type = "vm"                     # builds no mapping below claims
+    [octavia.flavors."amphora-bm"]          # an Octavia compute_flavor
+    type = "baremetal"
+    flavor = "baremetal-amphora"            # the backend's flavor (default: the key)
+    [octavia.availability_zones."rack-7"]   # an Octavia compute_zone
+    type = "hardware_lb"                    # optional
+    zone = "rack7"                          # the backend's zone (default: the key)
+
+The type comes from the compute flavor's entry, else the zone's, else
+``default_type``; a flavor and a zone naming two different types are refused.
+A non-empty compute flavor without an entry is refused by ``validate_flavor``
+(when the operator creates the flavor profile, HTTP 500 from Octavia's API with
+the message) and at build time; ``[controller_worker] amp_flavor_id``, used when
+an LB has no Octavia flavor, needs an entry too unless it is empty.  The
+backend then validates its own flavor and zone where it can.
+
+What Octavia 19 does with a compute driver, and what this one does:
 
 * It builds the class with no arguments once per flow task and in the API
   process, so ``__init__`` does nothing; the ``Dispatcher`` (drivers, client
   sessions, breakers) is built once per process, on first use, under a lock,
-  and shared by every instance and thread.  After a fork it is built again.
-* The config file is this project's TOML file: the path in Octavia's own
-  ``[amphora_compute] config_file`` option wins; when that is unset, the
-  ``AMPHORA_COMPUTE_CONFIG`` environment variable; then the per-user default.
-* The amphora type of each build comes from the ``[octavia]`` section::
+  and shared by every instance and thread; after a fork it is built again.
+* ``build`` returns the backend's id; ``get_amphora`` reports ACTIVE / ERROR /
+  BUILD (Octavia waits) and ``UNKNOWN`` while the backend is unreachable or its
+  breaker open (Octavia polls again rather than reverting at once);
+  ``lb_network_ip`` is the backend's first address (``management_network_id``
+  cannot select another one: the contract has no per-network addresses);
+  ``delete`` of an amphora no backend has is success.
+* Server groups (ACTIVE_STANDBY with ``[nova] enable_anti_affinity``): Octavia
+  names the group ``octavia-lb-<lb id>``; the group is made on the backend of
+  the type that LB's amphorae get (its flavor and zone are read from Octavia's
+  database).  A backend without server groups (Zun, Ironic, hardware) raises
+  ``NotImplementedError`` and logs a WARNING: that LB goes to ERROR; turn
+  anti-affinity off or map such LBs elsewhere.  Deleting a group asks every
+  backend that has server groups (an unknown group is success).
+* Ports (failover attaches the VIP base port): ``attach_network_or_port`` and
+  ``detach_port`` go to the amphora's backend; one without them raises
+  ``NotImplementedError`` (logged), so failover works only on such backends.
+  Unlike the Nova driver, a failing ``detach_port`` raises (callers catch it).
+* With Octavia's noop network driver, attachments are also written where that
+  driver looks for them, as Octavia's own noop compute driver does.
 
-      [octavia]
-      default_type = "vm"                     # for builds no mapping below types
-      [octavia.flavors."amphora-bm"]          # an Octavia compute_flavor
-      type = "baremetal"
-      flavor = "baremetal-amphora"            # the backend's flavor (default: the key)
-      [octavia.availability_zones."rack-7"]   # an Octavia compute_zone
-      type = "hardware_lb"                    # optional
-      zone = "rack7"                          # the backend's zone (default: the key)
+Errors become what Octavia's tasks expect: ``ComputeBuildException``,
+``ComputeDeleteException``, ``ComputeGetException``, ``ComputeStatusException``,
+``ServerGroupObjectCreateException`` / ``...DeleteException``,
+``InvalidSubresource`` (validation), ``NotFound(resource='Instance')`` and
+``ComputeUnknownException`` (ports).
 
-  A compute flavor that is not mapped is refused by ``validate_flavor`` (so
-  at flavor-profile creation) and at build time.
-* Octavia's extras go to the backend's optional capabilities.  A backend
-  without one (a server group on Ironic) raises ``NotImplementedError``, the
-  "not supported" of Octavia's ``ComputeBase``, and logs a WARNING saying so.
+Octavia loads this module itself; it is the only module of this project that
+imports octavia, and nothing else in ``amphora_compute`` imports it.
 """
 
 from __future__ import annotations
