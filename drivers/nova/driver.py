@@ -25,6 +25,7 @@ How it talks to Nova:
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import hashlib
 import logging
@@ -148,8 +149,10 @@ class NovaDriver(AmphoraComputeDriver):
                                       "keys in user_data)", field="ssh_keys")
         existing = self.existing_build(request)
         if existing is not None:
-            return existing
+            return str(existing)
         microversion = body.pop("_microversion", None)
+        if "personality" in body:
+            self._check_personality(body["personality"])
         attrs = self._server_attrs(request, body)
         with self._translate_errors("build"):
             conn = self._connection()
@@ -158,8 +161,9 @@ class NovaDriver(AmphoraComputeDriver):
                     conn.compute, microversion=microversion)
             else:
                 server = conn.compute.create_server(**attrs)
-        LOG.debug("nova: accepted build of %s as %s", request.name, server.id)
-        return str(server.id)
+        amphora_id = str(server.id)
+        LOG.debug("nova: accepted build of %s as %s", request.name, amphora_id)
+        return amphora_id
 
     def delete(self, amphora_id: str) -> None:
         """Delete the server; one that is already gone is success (logged)."""
@@ -193,21 +197,22 @@ class NovaDriver(AmphoraComputeDriver):
         self.require_lookup(amphora_name, amphora_id)
         if amphora_id:
             found = self._find(amphora_id)
-            if found is None:
+            if found is None or found.status is AmphoraStatus.DELETED:
                 raise InstanceNotFoundError(f"nova: no server {amphora_id}", backend=BACKEND,
                                             amphora_id=amphora_id)
             return found
         assert amphora_name is not None
         matches = [a for a in self._list_servers(name=f"^{re.escape(amphora_name)}$")
-                   if a.name == amphora_name]
+                   if a.name == amphora_name and a.status is not AmphoraStatus.DELETED]
         if not matches:
             raise InstanceNotFoundError(f"nova: no amphora named {amphora_name!r}",
                                         backend=BACKEND)
         return max(matches, key=lambda a: a.created_at or datetime.min)
 
-    def list(self) -> list[Amphora]:
-        """Every server carrying this project's tag (one request per page)."""
-        found = self._list_servers()
+    def list(self) -> builtins.list[Amphora]:
+        """Every server carrying this project's tag (one request per page), less those
+        being deleted."""
+        found = [a for a in self._list_servers() if a.status is not AmphoraStatus.DELETED]
         self._fleet_size = len(found)
         return found
 
@@ -334,8 +339,7 @@ class NovaDriver(AmphoraComputeDriver):
 
     def _connect(self) -> Any:
         """An openstacksdk Connection on the process's shared session; retries off."""
-        from amphora_compute.drivers._openstack import OpenStackAuth, cloud_config
-        from amphora_compute.drivers._openstack import keystone_session
+        from amphora_compute.drivers._openstack import OpenStackAuth, cloud_config, keystone_session
 
         cfg = self.config
         auth = OpenStackAuth(cloud=cfg.cloud, clouds_yaml=cfg.clouds_yaml, timeout=cfg.timeout,
@@ -395,10 +399,11 @@ class NovaDriver(AmphoraComputeDriver):
     def _deleted(self, amphora_id: str) -> Amphora:
         return Amphora.deleted(amphora_id, self.amphora_type, BACKEND)
 
-    def _list_servers(self, extra_tag: str | None = None, **query: Any) -> list[Amphora]:
+    def _list_servers(self, extra_tag: str | None = None,
+                      **query: Any) -> builtins.list[Amphora]:
         tags = self.config.tag + (f",{extra_tag}" if extra_tag else "")
 
-        def fetch() -> list[Any]:
+        def fetch() -> builtins.list[Any]:
             # No ``limit``: openstacksdk would then always ask for one more page;
             # Nova pages by its own max_limit and links the next page itself.
             return list(self._connection().compute.servers(details=True, tags=tags, **query))
@@ -410,6 +415,10 @@ class NovaDriver(AmphoraComputeDriver):
         status = self.map_status(raw)
         if status is AmphoraStatus.UNKNOWN and raw not in self.STATUS_MAP:
             LOG.warning("nova: unexpected server status %r for %s", raw, server.id)
+        if server.task_state == "deleting":
+            # Nova accepted the delete and finishes it on its own (a failed delete
+            # shows up as ERROR on the next poll): for the caller it is gone.
+            status = AmphoraStatus.DELETED
         fault = None
         if server.fault:
             fault = str(server.fault.get("message") or "") or None
@@ -481,6 +490,37 @@ class NovaDriver(AmphoraComputeDriver):
             body["user_data"] = base64.b64encode(user_data).decode("ascii")
         return body
 
+    def _check_personality(self, personality: Sequence[Mapping[str, str]]) -> None:
+        """Injected files within this cloud's quotas, checked before the create.
+
+        Nova counts a file's *base64* text against ``maxPersonalitySize`` (10240
+        by default, so a 10 KiB file needs 13656): a refusal here names the
+        file, where Nova would answer a bare 403 after the fact.
+        """
+        max_files, max_size = self._cache.get_or_load(("personality-limits",),
+                                                      self._personality_limits)
+        if 0 <= max_files < len(personality):
+            raise InvalidRequestError(f"this cloud injects at most {max_files} files",
+                                      field="config_drive_files")
+        for item in personality:
+            size = len(item["contents"])
+            if 0 <= max_size < size:
+                raise InvalidRequestError(
+                    f"{item['path']} is {size} bytes base64-encoded; this cloud's "
+                    f"maxPersonalitySize is {max_size} (raise the injected_file_content_bytes "
+                    "quota or use config_drive_delivery = \"user_data\")",
+                    field="config_drive_files")
+
+    def _personality_limits(self) -> tuple[int, int]:
+        def fetch() -> tuple[int, int]:
+            answer = self._connection().compute.get(
+                "/limits", microversion=PERSONALITY_MICROVERSION, raise_exc=True)
+            absolute = answer.json()["limits"]["absolute"]
+            return int(absolute.get("maxPersonality", -1)), \
+                int(absolute.get("maxPersonalitySize", -1))
+
+        return self._retrying("limits", None, fetch)
+
     def _server_attrs(self, request: BuildRequest, body: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config
         image = request.image or cfg.default_image()
@@ -516,7 +556,7 @@ class NovaDriver(AmphoraComputeDriver):
         attrs.update(body)
         return attrs
 
-    def _nics(self, request: BuildRequest) -> list[dict[str, str]] | str:
+    def _nics(self, request: BuildRequest) -> builtins.list[dict[str, str]] | str:
         nets = list(request.network_ids) or list(self.config.network_ids)
         nics = [{"uuid": n} for n in nets] + [{"port": p} for p in request.port_ids]
         if nics:
@@ -528,7 +568,7 @@ class NovaDriver(AmphoraComputeDriver):
     def _image_id(self, image: ImageRef) -> str:
         """An id as it is (Nova checks it); a tag -> the newest active image carrying it."""
         if image.id:
-            return image.id
+            return str(image.id)
         return self._cache.get_or_load(("image", image.tag, image.owner),
                                        lambda: self._newest_image(image))
 
@@ -538,7 +578,7 @@ class NovaDriver(AmphoraComputeDriver):
         if image.owner:
             query["owner"] = image.owner
 
-        def fetch() -> list[Any]:
+        def fetch() -> builtins.list[Any]:
             return list(self._connection().image.images(paginated=False, **query))
 
         found = self._retrying("image lookup", None, fetch)
@@ -567,8 +607,8 @@ class NovaDriver(AmphoraComputeDriver):
         best = min(fitting, key=lambda f: (f["vcpus"], f["ram"], f["disk"], f["name"]))
         return str(best["id"])
 
-    def _all_flavors(self) -> list[dict[str, Any]]:
-        def fetch() -> list[dict[str, Any]]:
+    def _all_flavors(self) -> builtins.list[dict[str, Any]]:
+        def fetch() -> builtins.list[dict[str, Any]]:
             return [{"id": f.id, "name": f.name, "vcpus": f.vcpus or 0, "ram": f.ram or 0,
                      "disk": f.disk or 0}
                     for f in self._connection().compute.flavors(details=True)

@@ -167,6 +167,26 @@ class TestNovaContract(DriverContract):
     def contract_timeout(self) -> float:
         return TIMEOUT
 
+    @pytest.fixture(autouse=True)
+    def settled_fleet(self, request: pytest.FixtureRequest, compute_driver: Any) -> None:
+        """Tests that compare two ``list()`` snapshots start on a settled fleet.
+
+        Nova deletes asynchronously: a server the previous test deleted while it
+        was still being scheduled can vanish (or briefly reappear from the
+        conductor) between two snapshots, which says nothing about the request
+        under test.
+        """
+        if not request.node.name.startswith(("test_spec_limits_are_enforced",
+                                              "test_wrong_amphora_type")):
+            return
+        seen: list[set[str]] = []
+
+        def settled() -> bool:
+            seen.append({a.id for a in compute_driver.list()})
+            return len(seen) > 1 and seen[-1] == seen[-2]
+
+        wait_until(settled, 30, interval=1.0, what="the fleet to settle")
+
 
 # -- what the driver sends and reads ---------------------------------------------------------
 

@@ -570,6 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Set explicitly: a shell's background job inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     with running_stack(args.dir) as stack:
         info = stack.info()
         print(json.dumps(info["resources"], indent=2))

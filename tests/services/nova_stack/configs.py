@@ -127,6 +127,8 @@ def _nova(etc: Path, ports: Ports) -> None:
         key_pairs = -1
         server_groups = -1
         server_group_members = -1
+        # Nova counts an injected file's base64 text: 10 KiB (the spec's limit) is 13656.
+        injected_file_content_bytes = 13656
 
         [oslo_messaging_notifications]
         driver = noop
@@ -201,7 +203,6 @@ def _glance(etc: Path) -> None:
     _write(etc / "glance" / "policy.yaml", """
         "publicize_image": ""
         "communitize_image": ""
-        
         """)
 
 
