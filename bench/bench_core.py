@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from _util import interleaved_us, report
+
 from amphora_compute import AmphoraType, BuildRequest, Dispatcher
 from amphora_compute.config import parse_config
 
@@ -69,9 +70,9 @@ def bench_async_builds() -> None:
 def bench_redis_breaker() -> None:
     import pybreaker
     import redis
+
     from amphora_compute.breakers import BreakerRegistry
     from amphora_compute.redis_storage import redis_storage_factory
-
     from tests.services.redis_server import RedisServer
 
     try:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from _util import report
+
 from amphora_compute.enums import AmphoraStatus, AmphoraType
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 
@@ -31,7 +32,6 @@ UNLIMITED = ("--quota-containers", "-1", "--quota-cpu", "-1", "--quota-memory", 
 
 def main() -> int:
     from amphora_compute.drivers.zun.driver import ZunDriver
-
     from tests.services.zun_api import ZunAPIService
 
     with tempfile.TemporaryDirectory(prefix="bench-zun-") as tmp:

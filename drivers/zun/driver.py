@@ -46,6 +46,10 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import tenacity
+from keystoneauth1 import exceptions as ks_exceptions
+from zunclient import client as zun_client
+from zunclient.common.apiclient import exceptions as zun_exceptions
+
 from amphora_compute.enums import AmphoraStatus, AmphoraType, Capability
 from amphora_compute.errors import (
     AmphoraComputeError,
@@ -60,9 +64,6 @@ from amphora_compute.errors import (
 )
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest
-from keystoneauth1 import exceptions as ks_exceptions
-from zunclient import client as zun_client
-from zunclient.common.apiclient import exceptions as zun_exceptions
 
 from . import mapping
 from .options import BACKEND, ZunOptions

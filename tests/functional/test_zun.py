@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute.config import BreakerSettings, Config
 from amphora_compute.dispatcher import Dispatcher
 from amphora_compute.enums import AmphoraStatus, AmphoraType
@@ -36,7 +37,6 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 from amphora_compute.testing.contract import DriverContract, wait_for_status
-
 from tests.services._proc import unavailable, wait_until
 from tests.services.zun_api import ZunAPIService
 

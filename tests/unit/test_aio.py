@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+
 from amphora_compute import AmphoraStatus, AmphoraType, BuildRequest, Dispatcher
 from amphora_compute.aio import AsyncDispatcher, WaitFailedError, WaitTimeoutError
 from amphora_compute.config import parse_config

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import BreakerSettings
 from amphora_compute.errors import (

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute import cli
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import BreakerSettings

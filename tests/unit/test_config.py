@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import (
     DEFAULT_TYPES,

@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import pytest
+
 from amphora_compute import AmphoraStatus, AmphoraType, BuildRequest, Dispatcher
 from amphora_compute.config import BreakerSettings, Config, parse_config
 from amphora_compute.errors import (

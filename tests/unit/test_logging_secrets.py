@@ -20,6 +20,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
 from amphora_compute.config import Config
 from amphora_compute.dispatcher import Dispatcher
 from amphora_compute.errors import BackendUnavailableError, CircuitOpenError

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute.enums import AmphoraStatus, AmphoraType
 from amphora_compute.errors import (
     AmphoraBuildError,

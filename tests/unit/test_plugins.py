@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amphora_compute import hookspecs
 from amphora_compute.config import parse_config
 from amphora_compute.dispatcher import Dispatcher
@@ -33,7 +34,6 @@ from amphora_compute.models import BuildRequest
 from amphora_compute.plugins import DEFAULT_PLUGINS, DISABLED_ENV, TRACE_ENV, load_plugins
 from amphora_compute.registry import DriverSpec
 from amphora_compute.testing.signatures import check_driver_class
-
 from tests.services._proc import unavailable
 
 SAMPLE_SOURCE = Path(__file__).resolve().parent.parent / "plugin_sample"

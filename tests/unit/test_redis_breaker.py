@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import pytest
+
 from amphora_compute.breakers import BreakerRegistry
 from amphora_compute.config import BreakerSettings
 from amphora_compute.errors import BackendUnavailableError, CircuitOpenError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 from amphora_compute import Amphora, AmphoraComputeDriver, AmphoraType, BuildRequest, Capability
 from amphora_compute.drivers.noop import NoopVMDriver
 from amphora_compute.plugins import load_plugins

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from amphora_compute.drivers.zun.mapping import (
     LABEL_FLAVOR,
     LABEL_KEY,
