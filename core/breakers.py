@@ -25,13 +25,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _pybreaker
 from .config import BreakerSettings
 from .errors import CircuitOpenError, is_caller_error
 
-pybreaker = _pybreaker.load()
+if TYPE_CHECKING:
+    import pybreaker
+else:
+    pybreaker = _pybreaker.load()
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -245,7 +248,7 @@ class BreakerRegistry:
 
     @staticmethod
     def _retry_at(cb: pybreaker.CircuitBreaker) -> datetime | None:
-        opened_at = cb._state_storage.opened_at  # pybreaker keeps it in the storage
+        opened_at: datetime | None = cb._state_storage.opened_at  # kept in the storage
         if opened_at is None:
             return None
         if opened_at.tzinfo is None:

@@ -21,11 +21,14 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._pybreaker import load as _load_pybreaker
 
-pybreaker = _load_pybreaker()
+if TYPE_CHECKING:
+    import pybreaker
+else:
+    pybreaker = _load_pybreaker()
 LOG = logging.getLogger(__name__)
 
 _FIELDS = ("state", "fail_counter", "success_counter", "opened_at", "last_error")
