@@ -325,6 +325,28 @@ class TestNovaDriver:
             microversion="2.57")
         assert answer.status_code == 400
 
+    def test_injected_file_quota_is_checked_before_the_create(
+            self, nova_stack: NovaStack, sdk: Any) -> None:
+        from amphora_compute.drivers.nova.driver import NovaDriver
+
+        project = sdk.compute.get("/limits", microversion="2.56").json()
+        assert project["limits"]["absolute"]["maxPersonalitySize"] >= 13656  # the stack's
+        quota_url = "/os-quota-class-sets/default"  # per-project sets need Keystone
+        answer = sdk.compute.put(quota_url, json={"quota_class_set": {
+            "injected_file_content_bytes": 1000}}, microversion="2.56")
+        assert answer.status_code == 200, answer.text
+        d = NovaDriver(nova_options(nova_stack))
+        try:
+            with recorded_requests(d) as calls, pytest.raises(InvalidRequestError) as info:
+                d.build(request(config_drive_files={"/etc/octavia/big.pem": b"x" * 2000}))
+            assert info.value.field == "config_drive_files" and "maxPersonalitySize" in str(
+                info.value)
+            assert not [c for c in calls if c[0] == "POST"], calls  # Nova never saw a create
+        finally:
+            sdk.compute.put(quota_url, json={"quota_class_set": {
+                "injected_file_content_bytes": 13656}}, microversion="2.56")
+            d.close()
+
     def test_user_data_delivery_writes_files_with_cloud_init(
             self, nova_stack: NovaStack, sdk: Any) -> None:
         from amphora_compute.drivers.nova.driver import NovaDriver

@@ -209,23 +209,23 @@ class NovaStack:
         self.timings["configs"] = time.monotonic() - step
 
         step = time.monotonic()
-        for name in ("epmd", "rabbitmq", "placement", "glance", "neutron", "nova-api"):
+        # Everything but the computes at once: the conductor and scheduler keep
+        # retrying RabbitMQ until it listens (2 cores: the imports are the cost).
+        for name in ("epmd", "rabbitmq", "placement", "glance", "neutron", "nova-api",
+                     "nova-conductor", "nova-scheduler"):
             self.processes[name] = self._service_process(name).start()
         self._wait_for("rabbitmq", lambda: port_open("127.0.0.1", self.ports.amqp), deadline)
         self.timings["rabbitmq"] = time.monotonic() - step
-        for name in ("nova-conductor", "nova-scheduler"):
-            self.processes[name] = self._service_process(name).start()
+        self._wait_for("nova-conductor", self._conductor_ready, deadline)
+        self.timings["conductor"] = time.monotonic() - step
+        # Start nova-compute only once the conductor listens: a lost first ping costs 10 s.
+        for host in COMPUTE_HOSTS:
+            self.processes[host] = self._service_process(host).start()
         for name, svc in (("placement", "placement"), ("glance", "glance"),
                           ("neutron", "neutron"), ("nova-api", "nova")):
             url = self.ports.url(svc)
             self._wait_for(name, lambda url=url: http_ok(url), deadline)
         self.timings["apis"] = time.monotonic() - step
-        self._wait_for("nova-conductor", lambda: self._count(
-            "nova_cell1", "select count(*) from services where binary='nova-conductor'") >= 1,
-            deadline)
-        # Start nova-compute only once the conductor listens: a lost first ping costs 10 s.
-        for host in COMPUTE_HOSTS:
-            self.processes[host] = self._service_process(host).start()
         resources = _Background(self._create_resources)
         self._wait_for("nova-compute", self._computes_ready, deadline)
         self.timings["computes"] = time.monotonic() - step
@@ -247,6 +247,14 @@ class NovaStack:
             conn.execute("update cell_mappings set transport_url=? where name='cell1'",
                          (self.ports.transport_url,))
             conn.commit()
+
+    def _conductor_ready(self) -> bool:
+        """Registered, and connected to RabbitMQ (RabbitMQ logs each client by name)."""
+        if self._count("nova_cell1",
+                       "select count(*) from services where binary='nova-conductor'") < 1:
+            return False
+        return "client-provided name: nova-conductor:" in \
+            self.processes["rabbitmq"].log_tail(3000)
 
     def _computes_ready(self) -> bool:
         """Both hosts mapped to the cell (schedulable) and reported to placement."""
@@ -568,21 +576,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schemas":
         print(ensure_schemas(stack_venv()))
         return 0
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Set explicitly: a shell's background job inherits SIGINT ignored.
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running_stack(args.dir) as stack:
-        info = stack.info()
-        print(json.dumps(info["resources"], indent=2))
-        print(f"stack up in {stack.timings['total']:.1f}s; logs in {stack.run_dir}/logs")
-        print(f"export OS_CLIENT_CONFIG_FILE={stack.clouds_yaml}")
-        print(f"clouds.yaml: {stack.clouds_yaml} (cloud {stack.cloud!r}); Ctrl-C stops")
-        sys.stdout.flush()
-        try:
-            while not stop.wait(1.0):
-                pass
-        except KeyboardInterrupt:
-            pass
-        print("stopping ...")
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # also mid-start: start() then stops what it started
+
+    # SIGINT set explicitly: a shell's background job inherits it ignored.
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        with running_stack(args.dir) as stack:
+            _serve(stack)
+    except KeyboardInterrupt:
+        print("interrupted during start; every service stopped")
     return 0
+
+
+def _serve(stack: NovaStack) -> None:
+    """Print what a developer needs and wait for Ctrl-C (SIGINT or SIGTERM)."""
+    import signal
+
+    info = stack.info()
+    print(json.dumps(info["resources"], indent=2))
+    print(f"stack up in {stack.timings['total']:.1f}s; logs in {stack.run_dir}/logs")
+    print(f"export OS_CLIENT_CONFIG_FILE={stack.clouds_yaml}")
+    print(f"clouds.yaml: {stack.clouds_yaml} (cloud {stack.cloud!r}); Ctrl-C stops")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        # A second Ctrl-C must not cut the stop short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping ...")

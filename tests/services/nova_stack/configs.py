@@ -133,6 +133,11 @@ def _nova(etc: Path, ports: Ports) -> None:
         [oslo_messaging_notifications]
         driver = noop
 
+        [oslo_messaging_rabbit]
+        # RabbitMQ starts beside the services: retry every second, not 1, 3, 5, 7 s...
+        rabbit_retry_interval = 1
+        rabbit_retry_backoff = 0
+
         [oslo_concurrency]
         lock_path = locks
 
