@@ -35,7 +35,6 @@ os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="bench-ironic-ca
 from amphora_compute.drivers.ironic.driver import IronicDriver  # noqa: E402
 from amphora_compute.enums import AmphoraStatus, AmphoraType  # noqa: E402
 from amphora_compute.models import BuildRequest, ImageRef  # noqa: E402
-
 from tests.services.ironic import ironic_service  # noqa: E402
 
 NODES = 100

@@ -54,7 +54,13 @@ with ``amphora_compute.errors.from_http_status`` (404 -> not found, other 4xx
 BackendUnavailableError, which does), the original kept as ``__cause__``.
 HTTP 409 (node locked, state in transition) is retried a bounded number of
 times with backoff by tenacity: the only retry layer (ironicclient's own is
-off, ``max_retries=0``).
+off, ``max_retries=0``).  A refused or reset connection is retried too, but
+only where repeating the request is safe (GETs, and the claim POST, which
+carries its own uuid and a nonce); a timeout never is.  ironicclient logs
+every error of its (disabled) retry loop at ERROR ("Error contacting Ironic
+server ... Attempt 1 of 1"), an expected 409 included; the driver demotes
+exactly that line to DEBUG (``_DemoteClientRetryLog``): the exception itself
+still reaches the driver, which translates and raises it, so nothing is hidden.
 """
 
 from __future__ import annotations
@@ -73,6 +79,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import tenacity
+from ironicclient import client as ironic_client
+from ironicclient.common import http as ironic_http
+from ironicclient.common.apiclient import exceptions as ironic_exceptions
+from keystoneauth1 import exceptions as ks_exceptions
+
 from amphora_compute.enums import AmphoraStatus, AmphoraType, Capability
 from amphora_compute.errors import (
     AmphoraBuildError,
@@ -86,9 +97,6 @@ from amphora_compute.errors import (
 )
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest
-from ironicclient import client as ironic_client
-from ironicclient.common.apiclient import exceptions as ironic_exceptions
-from keystoneauth1 import exceptions as ks_exceptions
 
 from .configdrive import build_configdrive
 from .options import BACKEND, IronicOptions
@@ -100,11 +108,42 @@ HTTP_LOG = logging.getLogger("amphora_compute.drivers.ironic.http")
 HTTP_LOG.setLevel(logging.INFO)
 T = TypeVar("T")
 
+
+class _DemoteClientRetryLog(logging.Filter):
+    """ironicclient's "Error contacting Ironic server ... Attempt 1 of 1" -> DEBUG.
+
+    ironicclient's retry loop (off here: the driver retries) logs the error of
+    its last attempt at ERROR before raising it, so every expected 409 (node
+    locked, retried by the driver) printed an ERROR line.  The exception still
+    reaches the driver, which translates it and raises it to the caller; only
+    this one message is demoted, every other ironicclient line is untouched.
+    """
+
+    PREFIX = "Error contacting Ironic server"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and str(record.msg).startswith(self.PREFIX):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # Handlers do not look at logger levels again: drop it unless DEBUG is on.
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _demote_client_retry_log() -> None:
+    client_log = logging.getLogger(ironic_http.__name__)
+    if not any(isinstance(f, _DemoteClientRetryLog) for f in client_log.filters):
+        client_log.addFilter(_DemoteClientRetryLog())
+
+
+_demote_client_retry_log()
+
 #: What ironicclient and keystoneauth raise; anything else is a bug and is not translated.
 _CLIENT_ERRORS: tuple[type[BaseException], ...] = (
     ironic_exceptions.ClientException, ks_exceptions.ClientException, OSError)
 #: Marks an allocation (and so a node) as built by amphora-compute.
 MARKER = "amphora_compute"
+#: A per-POST nonce in the allocation's extra (see ``_post_allocation``).
+CLAIM_NONCE = "amphora_claim"
 #: Idempotency keys map onto allocation uuids in this namespace (uuid5).
 KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5a8e-9c43-1b7a5e0c2d41")
 #: The node fields every status needs (``conductor`` must never be asked for).
@@ -227,9 +266,9 @@ class IronicDriver(AmphoraComputeDriver):
         for allocation in self._our_allocations("get_amphora"):
             if allocation["extra"].get("amphora_name") == amphora_name:
                 node = self._node_of(allocation["uuid"], "get_amphora")
-                record = self._to_amphora(node, allocation) if node is not None else None
-                if record is not None and record.status is not AmphoraStatus.DELETED:
-                    return record
+                named = self._to_amphora(node, allocation) if node is not None else None
+                if named is not None and named.status is not AmphoraStatus.DELETED:
+                    return named
         raise InstanceNotFoundError(f"ironic: no amphora named {amphora_name!r}",
                                     backend=BACKEND)
 
@@ -351,8 +390,7 @@ class IronicDriver(AmphoraComputeDriver):
     def _claim_once(self, body: dict[str, Any], allocation_uuid: str,
                     request: BuildRequest) -> dict[str, Any] | None:
         try:
-            with self._translate_errors("build", allocation_uuid):
-                allocation = _as_dict(self._ironic().allocation.create(**body))
+            allocation = self._post_allocation(body, allocation_uuid)
         except AmphoraComputeError as exc:
             if request.idempotency_key and http_status_of(exc.__cause__ or exc) == 409 \
                     and self._earlier_build(allocation_uuid):
@@ -365,6 +403,33 @@ class IronicDriver(AmphoraComputeDriver):
         except AmphoraBuildError as exc:
             if exc.caller_error:  # the allocation failed (and was deleted): try again
                 raise _ClaimFailed(exc) from exc
+            raise
+
+    def _post_allocation(self, body: dict[str, Any], allocation_uuid: str) -> dict[str, Any]:
+        """POST the allocation; a refused or reset connection is tried again (bounded).
+
+        Repeating the POST is safe: the allocation carries its own uuid, so a
+        repeat whose first attempt did reach Ironic answers 409, and a nonce in
+        ``extra`` tells that first attempt (ours: use it) from an earlier build
+        with the same idempotency key (409 raised to the caller).  Seen here when
+        Ironic's API server overflowed its listen backlog under 20 simultaneous
+        builds: the kernel reset the connection.
+        """
+        nonce = uuid.uuid4().hex
+        body = {**body, "extra": {**body["extra"], CLAIM_NONCE: nonce}}
+        try:
+            return self._with_conflict_retry(
+                "build", allocation_uuid,
+                lambda: _as_dict(self._ironic().allocation.create(**body)),
+                conflicts=False, reconnects=True)
+        except AmphoraComputeError as exc:
+            if http_status_of(exc.__cause__ or exc) != 409:
+                raise
+            existing = self._allocation(allocation_uuid, "build")
+            if existing is not None and (existing.get("extra") or {}).get(CLAIM_NONCE) == nonce:
+                LOG.info("ironic build %s: the claim got through before the connection broke",
+                         allocation_uuid)
+                return existing
             raise
 
     def _earlier_build(self, allocation_uuid: str) -> bool:
@@ -390,9 +455,18 @@ class IronicDriver(AmphoraComputeDriver):
                     f"{self.config.claim_timeout:.0f}s", backend=BACKEND)
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
-            with self._translate_errors("build", allocation_uuid):
-                allocation = _as_dict(self._ironic().allocation.get(
-                    allocation_uuid, fields=["uuid", "state", "node_uuid", "last_error"]))
+            try:
+                allocation = self._with_conflict_retry(
+                    "build", allocation_uuid,
+                    lambda: _as_dict(self._ironic().allocation.get(
+                        allocation_uuid, fields=["uuid", "state", "node_uuid", "last_error"])),
+                    conflicts=False, reconnects=True)
+            except AmphoraComputeError:
+                # No half-claimed node: try to release the claim (Ironic may be gone,
+                # then ``stale_claim`` reports it and ``delete`` releases it later).
+                with contextlib.suppress(AmphoraComputeError):
+                    self._delete_allocation(allocation_uuid, "build")
+                raise
         if allocation.get("state") != "active" or not allocation.get("node_uuid"):
             reason = allocation.get("last_error") or f"allocation {allocation.get('state')}"
             self._delete_allocation(allocation_uuid, "build")
@@ -524,19 +598,37 @@ class IronicDriver(AmphoraComputeDriver):
                                    backend=BACKEND, amphora_id=amphora_id) from exc
 
     def _with_conflict_retry(self, operation: str, amphora_id: str | None,
-                             call: Callable[[], T]) -> T:
-        """``call`` translated, retried on HTTP 409 only (bounded, exponential backoff)."""
+                             call: Callable[[], T], *, conflicts: bool = True,
+                             reconnects: bool = False) -> T:
+        """``call`` translated and retried (bounded, exponential backoff from 0.1 s).
+
+        Retried: HTTP 409 (node locked, state in transition) up to
+        ``conflict_retries`` times when ``conflicts``; a refused or reset
+        connection (keystoneauth's ConnectFailure, never a timeout) up to
+        ``connect_retries`` times when ``reconnects``, which callers ask for only
+        where repeating the request is safe (GETs, the claim POST that carries
+        its own uuid).  This is the driver's only retry layer.
+        """
         def attempt() -> T:
             with self._translate_errors(operation, amphora_id):
                 return call()
 
+        def should_retry(state: tenacity.RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome is not None else None
+            if not isinstance(error, AmphoraComputeError):
+                return False
+            cause = error.__cause__ or error
+            if conflicts and http_status_of(cause) == 409:
+                return state.attempt_number <= self.config.conflict_retries
+            if reconnects and isinstance(cause, ks_exceptions.ConnectFailure):
+                return state.attempt_number <= self.config.connect_retries
+            return False
+
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(1 + self.config.conflict_retries),
+            stop=tenacity.stop_after_attempt(
+                1 + max(self.config.conflict_retries, self.config.connect_retries)),
             wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
-            retry=tenacity.retry_if_exception(
-                lambda e: isinstance(e, AmphoraComputeError)
-                and http_status_of(e.__cause__ or e) == 409),
-            reraise=True)
+            retry=should_retry, reraise=True)
         return retrying(attempt)
 
     def _node_of(self, amphora_id: str, operation: str) -> dict[str, Any] | None:
@@ -590,7 +682,8 @@ class IronicDriver(AmphoraComputeDriver):
             with self._translate_errors(operation, allocation_uuid):
                 return _as_dict(self._ironic().allocation.get(
                     allocation_uuid,
-                    fields=["uuid", "node_uuid", "state", "extra", "created_at"]))
+                    fields=["uuid", "node_uuid", "state", "extra", "created_at",
+                            "last_error"]))
         except InstanceNotFoundError:
             return None
 

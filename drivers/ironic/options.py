@@ -61,6 +61,9 @@ Behaviour:
   ``claim_poll`` (s, default 0.01): the first poll interval (doubling up to 0.2 s).
 * ``conflict_retries`` (default 8): attempts after an HTTP 409 (node locked,
   wrong state for now), with exponential backoff from 0.1 s up to 2 s (about 9 s in all).
+* ``connect_retries`` (default 2): attempts after a refused or reset connection,
+  only for requests that are safe to repeat (GETs while claiming, and the claim
+  POST, which carries its own uuid); a timeout is never retried.
 * ``stale_claim`` (s, default 300): a claimed node that has not started
   deploying after this long is reported as ERROR (the process that claimed it
   died before starting the deploy); ``delete`` releases it.
@@ -143,6 +146,7 @@ class IronicOptions:
     claim_attempts: int = 3
     claim_poll: float = 0.01
     conflict_retries: int = 8
+    connect_retries: int = 2
     stale_claim: float = 300.0
     per_id_max: int = 3
     page_size: int = 1000
@@ -176,7 +180,7 @@ class IronicOptions:
             if name in raw:
                 values[name] = _number(raw[name], name, strict=strict)
         for name, minimum in (("root_gb", 1), ("deploy_workers", 1), ("conflict_retries", 0),
-                              ("claim_attempts", 1),
+                              ("connect_retries", 0), ("claim_attempts", 1),
                               ("per_id_max", 0), ("page_size", 1)):
             if name in raw:
                 values[name] = _int(raw[name], name, minimum)

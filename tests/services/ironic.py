@@ -10,6 +10,12 @@ enroll -> manageable -> available, then powered off explicitly: a freshly
 enrolled fake node has no power state for up to two minutes and allocations
 skip such nodes.
 
+sqlite and concurrency: every transaction of the Ironic process is made
+``BEGIN IMMEDIATE`` with a 30 s busy timeout and WAL (``sqlite_immediate.py``,
+installed into Ironic's venv and switched on by the environment), or
+concurrent allocation POSTs fail at once with HTTP 500 "database is locked"
+(oslo.db opens DEFERRED transactions that read, then write).
+
 Two test-only deploy interfaces (``ironic_faildeploy/``) are installed into
 the same venv: ``amphora-fake``, the default here, is Ironic's fake deploy
 with a real deploy's power behaviour (on when deployed, off when torn down);
@@ -33,7 +39,6 @@ import hashlib
 import json
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.services import sqlite_immediate
 from tests.services._proc import (
     ManagedProcess,
     cached_venv,
@@ -72,9 +78,10 @@ STEP_TIMEOUT = 60.0
 
 
 def ironic_venv() -> Path:
-    """Ironic's own venv (cached), with the failing deploy interface installed."""
+    """Ironic's own venv (cached), with the test deploy interfaces and the sqlite hook."""
     venv = cached_venv("ironic", list(IRONIC_REQUIREMENTS))
     _install_faildeploy(venv)
+    sqlite_immediate.install_into(venv)
     return venv
 
 
@@ -134,8 +141,8 @@ def write_config(workdir: Path, port: int, *, host: str = "127.0.0.1",
             "enabled_vendor_interfaces": fake,
         },
         "api": {"host_ip": host, "port": str(port), "api_workers": "1"},
-        # sqlite waits up to 30 s for a lock (not 5 s) under the conductor's concurrent
-        # writers; the file is switched to WAL after the schema is made (see prepare()).
+        # sqlite waits up to 30 s for a lock (not 5 s); sqlite_immediate (switched on in
+        # the process's environment) makes each transaction BEGIN IMMEDIATE, with WAL.
         "database": {"connection": f"sqlite:///{workdir / 'ironic.sqlite'}?timeout=30"},
         "dhcp": {"dhcp_provider": "none"},
         "conductor": {
@@ -190,12 +197,7 @@ class IronicService:
                 [str(self.venv / "bin" / "ironic-dbsync"), "--config-file",
                  str(self.config_path), "create_schema"],
                 check=True, timeout=300, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE)
-            # WAL lets readers and one writer overlap; without it concurrent allocations
-            # and tear downs fail with "database is locked" (a sqlite artefact that a
-            # production Ironic on MySQL/PostgreSQL does not have).  WAL is persistent.
-            with contextlib.closing(sqlite3.connect(self.workdir / "ironic.sqlite")) as db:
-                db.execute("PRAGMA journal_mode=WAL")
+                stderr=subprocess.PIPE, env=sqlite_immediate.service_env())
 
     def start(self, timeout: float = START_TIMEOUT) -> IronicService:
         """Start ``ironic`` and wait until its API answers (about 2 s)."""
@@ -205,7 +207,7 @@ class IronicService:
                    what=f"port {self.port} to be free")
         self.process = ManagedProcess(
             "ironic", [str(self.venv / "bin" / "ironic"), "--config-file", str(self.config_path)],
-            self.workdir / "ironic.log").start()
+            self.workdir / "ironic.log", env=sqlite_immediate.service_env()).start()
         deadline = time.monotonic() + timeout
         while not http_ok(self.endpoint + "/v1", timeout=2):
             if not self.process.alive():
