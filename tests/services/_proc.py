@@ -58,6 +58,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_listen_port(host: str = "127.0.0.1", low: int = 20000, high: int = 32000) -> int:
+    """A free port below the kernel's ephemeral range (32768 and up by default).
+
+    For a server that binds seconds after its port was picked (RabbitMQ takes
+    10 to 30 s to boot): a port from ``free_port`` is an ephemeral one, which any
+    outgoing connection made meanwhile may take as its local port.
+    """
+    import random
+
+    for _ in range(200):
+        port = random.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {low} and {high} on {host}")
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1,
                what: str = "condition") -> None:
     """Poll ``predicate`` until true; TimeoutError naming ``what`` after ``timeout`` s."""

@@ -42,7 +42,7 @@ from tests.services._proc import (
     cache_dir,
     cached_venv,
     file_lock,
-    free_port,
+    free_listen_port,
     http_ok,
     port_open,
     wait_until,
@@ -195,9 +195,14 @@ class NovaStack:
         step = time.monotonic()
         self.venv = stack_venv()
         self.timings["venv"] = time.monotonic() - step
-        self.ports = Ports(nova=free_port(), placement=free_port(), glance=free_port(),
-                           neutron=free_port(), amqp=free_port(), rabbit_dist=free_port(),
-                           epmd=free_port())
+        # Below the ephemeral range: the services bind 10 to 30 s after the pick,
+        # and meanwhile every outgoing connection takes an ephemeral local port.
+        picked: set[int] = set()
+        while len(picked) < 7:
+            picked.add(free_listen_port())
+        nova, placement, glance, neutron, amqp, dist, epmd = sorted(picked)
+        self.ports = Ports(nova=nova, placement=placement, glance=glance, neutron=neutron,
+                           amqp=amqp, rabbit_dist=dist, epmd=epmd)
         step = time.monotonic()
         schemas = ensure_schemas(self.venv)
         self.timings["schemas"] = time.monotonic() - step
@@ -315,6 +320,7 @@ class NovaStack:
         return [str(self.venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}",
                 "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
                 "--timeout", "300", "--graceful-timeout", "3", "--name", f"ampstack-{name}",
+                "--no-control-socket",  # gunicorn 27's default is one shared ~/.gunicorn path
                 f"ampstack_shim:{app}()"]
 
     def _service_process(self, name: str) -> ManagedProcess:

@@ -20,6 +20,7 @@ Only the standard library and the stack's own packages are imported here.
 from __future__ import annotations
 
 import sys
+import threading
 
 PROJECT_ID = "a3f0c0de00000000000000000000a3f0"
 USER_ID = "a3f0u5e400000000000000000000a3f0"
@@ -49,7 +50,7 @@ class _NoAuth:
             "HTTP_X_ROLE": "admin,member,reader",
             "HTTP_X_IS_ADMIN_PROJECT": "True",
         })
-        return self.app(environ, start_response)
+        return _serve(self.app, environ, start_response)
 
 
 def noauth_filter_factory(global_conf, **local_conf):
@@ -65,7 +66,23 @@ class _PlacementAdmin:
 
     def __call__(self, environ, start_response):
         environ["HTTP_X_AUTH_TOKEN"] = "admin:" + PROJECT_ID
-        return self.app(environ, start_response)
+        return _serve(self.app, environ, start_response)
+
+
+def _serve(app, environ, start_response):
+    """Run a request; a GET's transactions stay DEFERRED (see ``tune_sqlite``).
+
+    The services nest independent transactions inside read-only ones (placement's
+    allocation candidates): with IMMEDIATE every reader takes the write lock, so
+    the inner one waited on its own outer one for the whole busy timeout and the
+    API answered 500 "database is locked" (seen here under a burst of boots).
+    Readers in WAL mode never need the write lock.
+    """
+    _REQUEST.read_only = environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+    try:
+        return app(environ, start_response)
+    finally:
+        _REQUEST.read_only = False
 
 
 def _argv(prog):
@@ -96,6 +113,10 @@ def neutron_app():
     return api.application
 
 
+#: Set for the request a thread serves when that request only reads (placement).
+_REQUEST = threading.local()
+
+
 def tune_sqlite():
     """BEGIN IMMEDIATE + busy_timeout + WAL on every sqlite connection of this process.
 
@@ -116,7 +137,8 @@ def tune_sqlite():
             cursor.close()
 
     def before_execute(conn, cursor, statement, parameters, context, executemany):
-        if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN":
+        if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN" \
+                and not getattr(_REQUEST, "read_only", False):
             statement = "BEGIN IMMEDIATE"
         return statement, parameters
 
