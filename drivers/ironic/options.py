@@ -58,7 +58,8 @@ Behaviour:
   allocation to become active; ``claim_attempts`` (default 3): how many
   allocations a build tries when one fails (Ironic's failure is text only, so
   "no free node" cannot be told from "every candidate was locked");
-  ``claim_poll`` (s, default 0.01): the first poll interval (doubling up to 0.2 s).
+  ``claim_poll`` (s, default 0.02): the poll interval (doubling up to 0.2 s) after
+  a first poll that waits about as long as Ironic's recent claims took.
 * ``conflict_retries`` (default 8): attempts after an HTTP 409 (node locked,
   wrong state for now), with exponential backoff from 0.1 s up to 2 s (about 9 s in all).
 * ``connect_retries`` (default 2): attempts after a refused or reset connection,
@@ -144,7 +145,7 @@ class IronicOptions:
     deploy_workers: int = 8
     claim_timeout: float = 10.0
     claim_attempts: int = 3
-    claim_poll: float = 0.01
+    claim_poll: float = 0.02
     conflict_retries: int = 8
     connect_retries: int = 2
     stale_claim: float = 300.0

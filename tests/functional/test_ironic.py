@@ -15,8 +15,13 @@ The kill/restart test runs its own Ironic, so the others never see it die.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import select
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -40,7 +45,7 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 from amphora_compute.testing.contract import DriverContract, wait_for_status
-from tests.services._proc import unavailable, wait_until
+from tests.services._proc import free_port, unavailable, wait_until
 from tests.services.ironic import (
     FAIL_DEPLOY_INTERFACE,
     FAIL_DEPLOY_MESSAGE,
@@ -331,6 +336,138 @@ def test_twenty_concurrent_builds_against_ten_nodes(ironic: IronicService) -> No
                                                       fields="uuid,provision_state,"
                                                              "instance_uuid")),
                timeout=60, what="the race pool to be free again")
+
+
+class ResettingProxy:
+    """A loopback TCP proxy to Ironic that resets the client's first claim POST.
+
+    The POST reaches Ironic (which creates the allocation) and Ironic answers,
+    but the proxy drops that answer and resets the client's connection: what
+    the kernel did to some of 20 simultaneous connections when Ironic's API
+    server overflowed its listen backlog.  Every other byte is passed through.
+    """
+
+    TRIGGER = b"POST /v1/allocations"
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.port = free_port()
+        self.resets = 0
+        self._armed = True
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.upstream, timeout=30)
+        with contextlib.closing(client), contextlib.closing(upstream):
+            while not self._stop.is_set():
+                ready, _, _ = select.select([client, upstream], [], [], 0.5)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is upstream:
+                        client.sendall(data)
+                        continue
+                    upstream.sendall(data)
+                    if data.startswith(self.TRIGGER) and self._take_trigger():
+                        upstream.settimeout(30)
+                        upstream.recv(65536)  # Ironic processed the POST and answered
+                        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack("ii", 1, 0))
+                        return  # closing with linger 0 sends the client a reset
+
+    def _take_trigger(self) -> bool:
+        with self._lock:
+            if not self._armed:
+                return False
+            self._armed = False
+            self.resets += 1
+            return True
+
+
+def test_a_claim_whose_answer_was_lost_is_not_claimed_twice(ironic: IronicService) -> None:
+    """The claim POST reached Ironic but its answer was reset: the retry finds its own claim."""
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    proxy = ResettingProxy(ironic.port)
+    drv = IronicDriver({**options(ironic), "endpoint": proxy.endpoint})
+    amphora_id = None
+    try:
+        amphora_id = drv.build(request("amp-reset"))
+        assert proxy.resets == 1
+        mine = [a for a in ironic.allocations() if a["uuid"] == amphora_id]
+        assert len(mine) == 1 and mine[0]["state"] == "active"
+        assert not [a for a in ironic.allocations()
+                    if a["extra"].get("amphora_name") == "amp-reset" and a["uuid"] != amphora_id]
+        wait_for_status(drv, amphora_id, AmphoraStatus.ACTIVE, 30)
+    finally:
+        if amphora_id:
+            drv.delete(amphora_id)
+            wait_for_status(drv, amphora_id, AmphoraStatus.DELETED, 30)
+        drv.close()
+        proxy.close()
+
+
+def test_a_claim_whose_answer_was_lost_and_not_retried_is_released(
+        ironic: IronicService) -> None:
+    """No retry left (connect_retries = 0): the build fails and its claim is released."""
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    proxy = ResettingProxy(ironic.port)
+    drv = IronicDriver({**options(ironic), "endpoint": proxy.endpoint, "connect_retries": 0})
+    try:
+        with pytest.raises(BackendUnavailableError) as info:
+            drv.build(request("amp-reset-once"))
+        assert proxy.resets == 1 and info.value.amphora_id
+        assert not [a for a in ironic.allocations()
+                    if a["extra"].get("amphora_name") == "amp-reset-once"]
+    finally:
+        drv.close()
+        proxy.close()
+
+
+def test_an_expected_conflict_is_not_an_error_line(ironic: IronicService, driver: Any,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """ironicclient's "Error contacting Ironic server" for a 409 is DEBUG, not ERROR."""
+    from ironicclient.common.apiclient import exceptions as ironic_exceptions
+
+    amphora_id = driver.build(request("amp-409"))
+    try:
+        wait_for_status(driver, amphora_id, AmphoraStatus.ACTIVE, 30)
+        caplog.set_level(logging.INFO)
+        with pytest.raises(ironic_exceptions.Conflict):  # an active node's allocation stays
+            driver._ironic().allocation.delete(amphora_id)
+        assert not [r for r in caplog.records
+                    if r.name.startswith("ironicclient") and r.levelno >= logging.WARNING]
+        caplog.clear()
+        caplog.set_level(logging.DEBUG, logger="ironicclient.common.http")
+        with pytest.raises(ironic_exceptions.Conflict):
+            driver._ironic().allocation.delete(amphora_id)
+        assert [r for r in caplog.records if r.levelno == logging.DEBUG
+                and r.getMessage().startswith("Error contacting Ironic server")]
+    finally:
+        driver.delete(amphora_id)
 
 
 def test_ironic_killed_mid_build_opens_the_breaker_and_nothing_leaks() -> None:
