@@ -628,6 +628,8 @@ class TestNovaCLI:
             deleted = _amphora("delete", amphora_id, "--wait", "--timeout", str(TIMEOUT),
                                config=cli_config)
         assert deleted.returncode == 0, deleted.stderr
-        assert sdk.compute.find_server(amphora_id) is None
+        # DELETED is reported from Nova's "deleting" task state on; the row goes soon after.
+        wait_until(lambda: sdk.compute.find_server(amphora_id) is None, TIMEOUT,
+                   what="the deleted server to disappear from Nova")
         gone = _amphora("delete", amphora_id, config=cli_config)
         assert gone.returncode == 0, gone.stderr

@@ -1,9 +1,9 @@
 """A real OpenStack Octavia 19 controller for the functional tests and the bench.
 
 What it runs: Octavia (pinned, from PyPI) in its own cached venv with this
-project installed into it (editable, so Octavia's stevedore finds the
-``amphora_compute`` entry point in ``octavia.compute.drivers`` and always runs
-the current source), ``octavia-api`` and ``octavia-worker`` (v2 flows,
+project installed into it (so Octavia's stevedore finds the
+``amphora_compute`` entry point in ``octavia.compute.drivers``; reinstalled
+whenever the source changes), ``octavia-api`` and ``octavia-worker`` (v2 flows,
 jobboard off) over a private RabbitMQ (Debian's package, started as a plain
 process with its own HOME, cookie, node name, epmd port and AMQP port: fully
 independent of any other RabbitMQ on the machine), sqlite, ``noauth``, the
@@ -104,34 +104,49 @@ class OctaviaError(RuntimeError):
 
 
 def octavia_venv() -> Path:
-    """Octavia's venv (cached), with this repository installed into it (editable)."""
+    """Octavia's venv (cached), with this repository installed into it."""
     venv = cached_venv("octavia", list(OCTAVIA_REQUIREMENTS))
     _install_project(venv)
     return venv
 
 
-def _install_project(venv: Path) -> None:
-    """``pip install -e <repo>`` into Octavia's venv unless this checkout is already there.
+def _source_digest() -> str:
+    """A hash of everything that goes into the installed package."""
+    digest = hashlib.sha256()
+    files = [REPO_ROOT / "pyproject.toml", REPO_ROOT / "setup.py"]
+    for folder in ("core", "drivers", "hardware_profiles"):
+        files += sorted(p for p in (REPO_ROOT / folder).rglob("*")
+                        if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
-    Editable, so every later change of the source is what Octavia runs without a
-    reinstall; redone when the checkout moves (CI clones elsewhere) or
-    pyproject.toml (hence the entry points) changes.
+
+def _install_project(venv: Path) -> None:
+    """``pip install <repo>`` into Octavia's venv unless this very source is already there.
+
+    Not editable: Octavia's processes run with a private /tmp (see
+    ``private_tmp_prefix``), where a checkout under /tmp (as CI's clone may be)
+    would vanish from an editable install's path.  Reinstalled whenever the
+    package's source changes (a hash of it is the stamp).
     """
-    pyproject = REPO_ROOT / "pyproject.toml"
-    stamp = (f"{REPO_ROOT}[{PROJECT_EXTRAS}]\n"
-             f"{hashlib.sha256(pyproject.read_bytes()).hexdigest()}\n")
+    stamp = f"{PROJECT_EXTRAS}\n{_source_digest()}\n"
     marker = venv / ".amphora-compute-install"
     with file_lock(cache_dir() / "venvs" / "octavia-project.lock"):
         if marker.exists() and marker.read_text() == stamp:
             return
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+               "--disable-pip-version-check"]
         with tempfile.TemporaryDirectory(prefix="amphora-octavia-pip-") as tmp:
-            result = subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                 "--disable-pip-version-check", "-e", f"{REPO_ROOT}[{PROJECT_EXTRAS}]"],
-                timeout=600, capture_output=True, text=True, env={**os.environ, "TMPDIR": tmp})
-        if result.returncode != 0:
-            raise OctaviaError(f"installing {REPO_ROOT} into Octavia's venv failed:\n"
-                               f"{result.stderr[-3000:]}")
+            env = {**os.environ, "TMPDIR": tmp}
+            # The extras' dependencies first, then this source for sure (same version).
+            for args in ([f"{REPO_ROOT}[{PROJECT_EXTRAS}]"],
+                         ["--force-reinstall", "--no-deps", str(REPO_ROOT)]):
+                result = subprocess.run([*pip, *args], timeout=600, capture_output=True,
+                                        text=True, env=env)
+                if result.returncode != 0:
+                    raise OctaviaError(f"installing {REPO_ROOT} into Octavia's venv failed:\n"
+                                       f"{result.stderr[-3000:]}")
         marker.write_text(stamp)
 
 
