@@ -50,7 +50,7 @@ class _NoAuth:
             "HTTP_X_ROLE": "admin,member,reader",
             "HTTP_X_IS_ADMIN_PROJECT": "True",
         })
-        return _serve(self.app, environ, start_response)
+        return self.app(environ, start_response)
 
 
 def noauth_filter_factory(global_conf, **local_conf):
@@ -66,23 +66,7 @@ class _PlacementAdmin:
 
     def __call__(self, environ, start_response):
         environ["HTTP_X_AUTH_TOKEN"] = "admin:" + PROJECT_ID
-        return _serve(self.app, environ, start_response)
-
-
-def _serve(app, environ, start_response):
-    """Run a request; a GET's transactions stay DEFERRED (see ``tune_sqlite``).
-
-    The services nest independent transactions inside read-only ones (placement's
-    allocation candidates): with IMMEDIATE every reader takes the write lock, so
-    the inner one waited on its own outer one for the whole busy timeout and the
-    API answered 500 "database is locked" (seen here under a burst of boots).
-    Readers in WAL mode never need the write lock.
-    """
-    _REQUEST.read_only = environ.get("REQUEST_METHOD") in ("GET", "HEAD")
-    try:
-        return app(environ, start_response)
-    finally:
-        _REQUEST.read_only = False
+        return self.app(environ, start_response)
 
 
 def _argv(prog):
@@ -113,18 +97,27 @@ def neutron_app():
     return api.application
 
 
-#: Set for the request a thread serves when that request only reads (placement).
-_REQUEST = threading.local()
+#: Per thread: a stack of "is this oslo.db transaction a writer?", outermost first.
+_TXN = threading.local()
 
 
 def tune_sqlite():
-    """BEGIN IMMEDIATE + busy_timeout + WAL on every sqlite connection of this process.
+    """BEGIN IMMEDIATE for writers + busy_timeout + WAL on every sqlite connection.
 
     oslo.db already turns pysqlite's implicit transactions off and emits a
-    plain ``BEGIN`` itself; we only make that ``BEGIN IMMEDIATE``, so a
-    transaction takes the write lock up front (and waits for it) instead of
-    failing half-way when it first writes.
+    plain ``BEGIN`` itself.  A writer transaction (oslo.db's enginefacade
+    ``writer``) gets ``BEGIN IMMEDIATE``: it takes the write lock up front and
+    waits for it, instead of failing half-way with "database is locked" when
+    it first writes after another writer committed.  Readers stay DEFERRED:
+    they never need the lock in WAL mode, and the services open independent
+    readers inside writers (placement re-reads a provider inside its
+    allocation write on a generation conflict): an IMMEDIATE reader there
+    waits on its own outer transaction for the whole busy timeout (seen here:
+    placement answering 500 after 120 s under a burst of boots).
     """
+    import contextlib
+
+    from oslo_db.sqlalchemy import enginefacade
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
@@ -137,10 +130,31 @@ def tune_sqlite():
             cursor.close()
 
     def before_execute(conn, cursor, statement, parameters, context, executemany):
-        if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN" \
-                and not getattr(_REQUEST, "read_only", False):
-            statement = "BEGIN IMMEDIATE"
+        if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN":
+            stack = getattr(_TXN, "writers", None)
+            if not stack or stack[-1]:  # a writer, or not an enginefacade transaction
+                statement = "BEGIN IMMEDIATE"
         return statement, parameters
+
+    def track(scope):
+        @contextlib.contextmanager
+        def tracked(self, *args, **kwargs):
+            outermost = self.session is None and self.connection is None
+            if outermost:
+                if not hasattr(_TXN, "writers"):
+                    _TXN.writers = []
+                _TXN.writers.append(self.mode is enginefacade._WRITER)
+            try:
+                with scope(self, *args, **kwargs) as value:
+                    yield value
+            finally:
+                if outermost:
+                    _TXN.writers.pop()
+        return tracked
+
+    context_class = enginefacade._TransactionContext
+    context_class._session = track(context_class._session)
+    context_class._connection = track(context_class._connection)
 
     event.listen(Pool, "connect", on_connect)
     event.listen(Engine, "before_cursor_execute", before_execute, retval=True)
