@@ -45,7 +45,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-import tenacity
 from keystoneauth1 import exceptions as ks_exceptions
 from zunclient import client as zun_client
 from zunclient.common.apiclient import exceptions as zun_exceptions
@@ -60,10 +59,10 @@ from amphora_compute.errors import (
     NotSuspendedError,
     from_http_status,
     http_status_of,
-    is_caller_error,
 )
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest
+from amphora_compute.retries import retry_backend_failures
 
 from . import mapping
 from .options import BACKEND, ZunOptions
@@ -331,13 +330,7 @@ class ZunDriver(AmphoraComputeDriver):
             with self._translate_errors(operation, amphora_id):
                 return call()
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(1 + self.config.read_retries),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, AmphoraComputeError)
-                                              and not is_caller_error(e)),
-            reraise=True)
-        return retrying(attempt)
+        return retry_backend_failures(attempt, self.config.read_retries)
 
     def _find(self, amphora_id: str, operation: str) -> dict[str, Any] | None:
         """GET one container; None when Zun says 404."""
