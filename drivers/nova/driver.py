@@ -40,7 +40,6 @@ import keystoneauth1.exceptions as ks_exceptions
 import openstack.connection
 import openstack.exceptions as os_exceptions
 import requests
-import tenacity
 from openstack.compute.v2 import server as _server
 
 from amphora_compute.cloudinit import encoded_size, merge_user_data
@@ -53,10 +52,10 @@ from amphora_compute.errors import (
     NotSuspendedError,
     from_http_status,
     http_status_of,
-    is_caller_error,
 )
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest, Flavor, ImageRef
+from amphora_compute.retries import retry_backend_failures
 
 from .options import BACKEND, NovaOptions
 
@@ -380,13 +379,7 @@ class NovaDriver(AmphoraComputeDriver):
             with self._translate_errors(operation, amphora_id):
                 return call()
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(1 + self.config.read_retries),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, AmphoraComputeError)
-                                              and not is_caller_error(e)),
-            reraise=True)
-        return retrying(attempt)
+        return retry_backend_failures(attempt, self.config.read_retries)
 
     def _find(self, amphora_id: str) -> Amphora | None:
         try:
