@@ -12,8 +12,7 @@
   [{"op": "replace", "path": "/deploy_interface", "value": "amphora-fail"}]``.
 """
 
-from ironic.common import exception
-from ironic.common import states
+from ironic.common import exception, states
 from ironic.conductor import utils as manager_utils
 from ironic.drivers import base
 from ironic.drivers.modules import fake
