@@ -18,6 +18,7 @@ stack started by hand.  Prints numbers; asserts nothing about time.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -168,6 +169,8 @@ def main() -> int:
         bench(stack)
     finally:
         stack.stop()
+        if os.environ.get("AMPHORA_KEEP_STACK_DIR") != "1":
+            shutil.rmtree(stack.run_dir, ignore_errors=True)
     return 0
 
 
