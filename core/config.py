@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,18 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
                   breaker_overrides=overrides, redis_url=redis_url, redis_ttl=redis_ttl,
                   pool_size=pool_size, wait_timeouts=timeouts, disabled_plugins=tuple(disabled),
                   raw=dict(data), path=path)
+
+
+def reject_unknown_keys(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """A ConfigError naming ``where``, the unknown keys and the known ones.
+
+    Every options table (a backend's, a device's) is checked this way, so a
+    typo never silently falls back to a default.
+    """
+    allowed = set(known)
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {unknown} (known: {sorted(allowed)})")
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

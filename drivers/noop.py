@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from amphora_compute import errors
+from amphora_compute.config import reject_unknown_keys
 from amphora_compute.enums import AmphoraStatus, AmphoraType, Capability
 from amphora_compute.errors import (
     AmphoraBuildError,
@@ -81,11 +82,7 @@ class NoopKnobs:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], backend: str) -> NoopKnobs:
-        known = {f.name for f in fields(cls)}
-        unknown = set(options) - known
-        if unknown:
-            raise ConfigError(f"backends.{backend}: unknown option(s) {sorted(unknown)} "
-                              f"(known: {sorted(known)})")
+        reject_unknown_keys(options, (f.name for f in fields(cls)), f"backends.{backend}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
         knobs = cls(**values)  # type: ignore[arg-type]  # checked just below
         if knobs.build_outcome not in _OUTCOMES:

@@ -82,6 +82,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from amphora_compute.config import reject_unknown_keys
 from amphora_compute.errors import ConfigError, InvalidRequestError
 from amphora_compute.models import ImageRef
 
@@ -156,11 +157,7 @@ class IronicOptions:
     def parse(cls, options: Mapping[str, Any] | None) -> IronicOptions:
         """Validate ``options``; an unknown key or a bad value is a ConfigError naming it."""
         raw = dict(options or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(f"backends.{BACKEND}: unknown option(s) {unknown} "
-                              f"(known: {sorted(known)})")
+        reject_unknown_keys(raw, (f.name for f in fields(cls)), f"backends.{BACKEND}")
         if not raw.get("cloud") and not raw.get("endpoint"):
             raise ConfigError(f"backends.{BACKEND}: set `endpoint` (a standalone Ironic URL) "
                               "or `cloud` (a name in clouds.yaml)")

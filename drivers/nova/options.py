@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from amphora_compute.config import reject_unknown_keys
 from amphora_compute.errors import ConfigError, InvalidRequestError
 from amphora_compute.models import Flavor, ImageRef
 
@@ -74,11 +75,7 @@ class NovaOptions:
     def from_options(cls, options: Mapping[str, Any] | None) -> NovaOptions:
         """Parse and check; ConfigError names the first bad key (``backends.nova.<key>``)."""
         raw = dict(options or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(f"backends.{BACKEND}.{unknown[0]}: unknown option "
-                              f"(known: {', '.join(sorted(known))})")
+        reject_unknown_keys(raw, (f.name for f in fields(cls)), f"backends.{BACKEND}")
         if not raw.get("cloud") or not isinstance(raw["cloud"], str):
             raise ConfigError(f"backends.{BACKEND}.cloud: required (a cloud name in clouds.yaml)")
         for key in ("network_ids", "security_groups"):

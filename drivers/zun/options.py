@@ -56,6 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from amphora_compute.config import reject_unknown_keys
 from amphora_compute.errors import ConfigError
 
 BACKEND = "zun"
@@ -124,11 +125,7 @@ class ZunOptions:
     def parse(cls, options: Mapping[str, Any] | None) -> ZunOptions:
         """Validate ``options``; any unknown key or bad value is a ConfigError naming it."""
         raw = dict(options or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(f"backends.{BACKEND}: unknown option(s) {unknown} "
-                              f"(known: {sorted(known)})")
+        reject_unknown_keys(raw, (f.name for f in fields(cls)), f"backends.{BACKEND}")
         values: dict[str, Any] = {}
         for name in ("cloud", "clouds_yaml", "region_name", "endpoint", "token_env",
                      "default_flavor", "default_image", "availability_zone",
