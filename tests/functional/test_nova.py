@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,12 +39,12 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 from amphora_compute.testing.contract import DriverContract, wait_for_status
+from tests.functional._cli import run_amphora
 from tests.services._proc import unavailable, wait_until
 from tests.services.nova_stack import NovaStack
 
 pytestmark = pytest.mark.functional
 LOG = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 90.0  # seconds to ACTIVE: a burst of boots on 2 busy cores
 
 
@@ -579,9 +578,7 @@ class TestNovaFaults:
 
 
 def _amphora(*args: str, config: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AMPHORA_COMPUTE_CONFIG": str(config), "NO_PROXY": "*"}
-    return subprocess.run([sys.executable, "-m", "amphora_compute.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return run_amphora(*args, config=config, timeout=timeout)
 
 
 class TestNovaCLI:

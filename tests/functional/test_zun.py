@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from amphora_compute.errors import (
 )
 from amphora_compute.models import BuildRequest, Flavor, ImageRef
 from amphora_compute.testing.contract import DriverContract, wait_for_status
+from tests.functional._cli import run_amphora
 from tests.services._proc import unavailable, wait_until
 from tests.services.zun_api import ZunAPIService
 
@@ -44,7 +43,6 @@ pytestmark = pytest.mark.functional
 
 UNLIMITED = ("--quota-containers", "-1", "--quota-cpu", "-1", "--quota-memory", "-1",
              "--quota-disk", "-1")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(workdir: Path, *args: str) -> ZunAPIService:
@@ -576,9 +574,7 @@ class TestZunFaults:
 
 
 def _amphora(*args: str, config: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AMPHORA_COMPUTE_CONFIG": str(config), "NO_PROXY": "*"}
-    return subprocess.run([sys.executable, "-m", "amphora_compute.cli", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return run_amphora(*args, config=config, timeout=timeout)
 
 
 class TestZunCLI:
