@@ -1,21 +1,28 @@
 """Ironic benchmark (issue 4).  Measured side by side in one run; no assertions.
 
-Starts its own standalone Ironic (``tests/services/ironic.py``, 100 fake
+Starts its own standalone Ironic (``tests/services/ironic.py``, 120 fake
 nodes) and drives it with the real python-ironicclient:
 
 1. ``build()`` latency, p50 / p95, of three contenders interleaved (so a burst
    of load elsewhere on the machine hits all alike), 20 builds each:
-   * the plain sequential path: POST allocation, poll it (same short,
-     doubling interval as the driver), PATCH instance_info, set ``active``
-     with a config drive dict;
+   * the plain sequential path: POST allocation, poll it (same short interval
+     as the driver), PATCH instance_info, set ``active`` with a config drive dict;
    * the driver with ``async_deploy = false`` (the same four steps inside
      ``build``);
    * the driver as configured by default (``build`` returns once the claim is
      confirmed; instance info and deploy start on its thread pool).
-   Target: driver p95 <= 200 ms, better than the plain path.  Printed beside
-   it: Ironic's own time from creating an allocation to claiming its node
-   (from the allocation's timestamps), the floor under any build that must
-   know its node before it returns.
+   In two regimes, each with its own 20 builds per contender:
+   * **settled**: every timed build starts on an Ironic with no deploy in
+     flight (the previous contender's deploy, and the driver's own deferred
+     PATCH and deploy, have ended).  This is the call's own latency, and where
+     the issue's target is judged: driver p95 <= 200 ms, better than the plain
+     path;
+   * **back-to-back**: each build starts right after the previous contender's,
+     while Ironic (one process, 2 cores) still runs that deploy: printed
+     beside, to show what a burst costs.
+   Printed with each: Ironic's own time from creating an allocation to claiming
+   its node (from the allocation's timestamps), the floor under any build that
+   must know its node before it returns.
 2. Status of 100 amphorae: one ``statuses(ids)`` call (one node list) against
    a per-id loop (``statuses([id])`` per id: one node GET each), best of 3
    interleaved rounds.  Target: at least 20x.
@@ -40,8 +47,10 @@ from amphora_compute.errors import AmphoraComputeError
 from amphora_compute.models import BuildRequest, ImageRef
 from tests.services.ironic import ironic_service
 
-NODES = 100
 SAMPLES = 20
+#: Two regimes x three contenders x SAMPLES builds, each on its own node.
+NODES = 2 * 3 * SAMPLES
+STATUS_AMPHORAE = 100
 ROUNDS = 3
 POOL = "amphora-bm"
 IMAGE = "http://127.0.0.1:9/amphora.qcow2"
@@ -54,7 +63,7 @@ def request(i: int, label: str) -> BuildRequest:
                         user_data=b"#!/bin/sh\necho bench\n")
 
 
-def plain_build(client: Any, i: int) -> str:
+def plain_build(client: Any, i: int | str) -> str:
     """The plain sequential path, with the driver's own short poll for fairness."""
     for _attempt in range(3):  # the driver also retries a failed claim (sqlite locks here)
         allocation = client.allocation.create(resource_class=POOL, extra={"bench": "plain"})
@@ -96,14 +105,67 @@ def timed(func: Callable[[], str], samples: list[float]) -> str:
     return result
 
 
-def wait_all(driver: IronicDriver, ids: list[str], timeout: float = 120) -> None:
+def wait_all(driver: IronicDriver, ids: list[str],
+             status: AmphoraStatus = AmphoraStatus.ACTIVE, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         records = driver.statuses(ids)
-        if all(r.status is AmphoraStatus.ACTIVE for r in records.values()):
+        if all(r.status is status for r in records.values()):
             return
         time.sleep(0.5)
-    raise SystemExit("bench: amphorae did not all become ACTIVE in time")
+    raise SystemExit(f"bench: amphorae did not all become {status.value} in time")
+
+
+def settle(service: Any, *drivers: IronicDriver, timeout: float = 60) -> None:
+    """Wait until no deploy is in flight: no node in transition, no deferred deploy step."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = any(d._pending for d in drivers) or any(
+            n["target_provision_state"] for n in service.list_nodes(
+                resource_class=POOL, fields="uuid,target_provision_state"))
+        if not busy:
+            time.sleep(0.05)
+            return
+        time.sleep(0.1)
+    raise SystemExit("bench: Ironic did not settle in time")
+
+
+def build_latency(service: Any, client: Any, fast: IronicDriver, sync: IronicDriver,
+                  regime: str) -> list[str]:
+    """Time SAMPLES builds per contender, interleaved; print p50/p95; return the ids."""
+    times: dict[str, list[float]] = {"plain": [], "sync": [], "driver": []}
+    contenders: dict[str, Callable[[int], str]] = {
+        "plain": lambda i: plain_build(client, f"{regime}-{i}"),
+        "sync": lambda i: sync.build(request(i, f"{regime}-sync")),
+        "driver": lambda i: fast.build(request(i, f"{regime}-fast")),
+    }
+    ids: list[str] = []
+    driver_ids: list[str] = []
+    for i in range(SAMPLES):
+        for label, build in contenders.items():
+            if regime == "settled":
+                settle(service, fast, sync)
+            amphora_id = timed(lambda build=build, i=i: build(i), times[label])
+            ids.append(amphora_id)
+            if label == "driver":
+                driver_ids.append(amphora_id)
+    print(f"\nbuild() latency, {regime}:")
+    for label, name in (("plain", "plain sequential path"),
+                        ("sync", "driver, async_deploy = false"),
+                        ("driver", "driver (default)")):
+        p50, p95 = percentiles(times[label])
+        judged = label == "driver" and regime == "settled"
+        met = p95 <= 200 and p95 < percentiles(times["plain"])[1] if judged else None
+        report(f"  {name}, {SAMPLES} builds", f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms",
+               "p95 <= 200 ms and < plain" if judged else "-", met)
+    ratio95 = percentiles(times["driver"])[1] / percentiles(times["plain"])[1]
+    print(f"{'':58} {'driver/plain p95 ratio':>28}   {ratio95:.2f}")
+    claim_ms = [claim_time_ms(service.request("GET", f"/v1/allocations/{amphora_id}"))
+                for amphora_id in driver_ids]
+    p50, p95 = percentiles([m for m in claim_ms if m is not None])
+    report("  Ironic's own claim processing (driver's builds)",
+           f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms", "-", None)
+    return ids
 
 
 def main() -> None:
@@ -118,56 +180,17 @@ def main() -> None:
         sync = IronicDriver({**opts, "async_deploy": False})
         client = fast._ironic()  # the same client library and session the driver uses
         sync._ironic()
-        times: dict[str, list[float]] = {"plain": [], "sync": [], "driver": []}
         ids: list[str] = []
-        for i in range(SAMPLES):
-            ids.append(timed(lambda i=i: plain_build(client, i), times["plain"]))
-            ids.append(timed(lambda i=i: sync.build(request(i, "sync")), times["sync"]))
-            ids.append(timed(lambda i=i: fast.build(request(i, "fast")), times["driver"]))
-        print()
-        for label, name in (("plain", "plain sequential path"),
-                            ("sync", "driver, async_deploy = false"),
-                            ("driver", "driver (default)")):
-            p50, p95 = percentiles(times[label])
-            met = None if label != "driver" else p95 <= 200 and p95 < percentiles(
-                times["plain"])[1]
-            report(f"build() {name}, {SAMPLES} builds", f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms",
-                   "driver p95 <= 200 ms and < plain" if label == "driver" else "-", met)
-        plain95 = percentiles(times["plain"])[1]
-        ratio95 = percentiles(times["driver"])[1] / plain95
-        print(f"{'':58} {'driver/plain p95 ratio':>28}   {ratio95:.2f}")
-        # The floor under any build that must know its node: Ironic's own time from
-        # creating an allocation to claiming a node (both timestamps Ironic's).
-        claim_ms = [claim_time_ms(service.request("GET", f"/v1/allocations/{amphora_id}"))
-                    for amphora_id in ids[2::3]]
-        p50, p95 = percentiles([m for m in claim_ms if m is not None])
-        report("  Ironic's own claim processing (driver's builds)",
-               f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms", "-", None)
+        for regime in ("settled", "back-to-back"):
+            ids += build_latency(service, client, fast, sync, regime)
 
-        # Fill the pool: 100 amphorae in all (the rest built 8 at a time, untimed; a
-        # generous claim timeout, as the sqlite-backed test Ironic is slow under a burst).
-        fast.close()
-        fast = IronicDriver({**opts, "claim_timeout": 60.0})
-        lock = threading.Lock()
-        lost: list[str] = []
-
-        def more(j: int) -> None:
-            try:
-                amphora_id = fast.build(request(j, "fill"))
-            except AmphoraComputeError as exc:
-                with lock:
-                    lost.append(str(exc))
-                return
-            with lock:
-                ids.append(amphora_id)
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(more, range(NODES - len(ids))))
-        if lost:
-            print(f"  {len(lost)} fill builds failed (first: {lost[0]})")
-        fast.close()
-        fast = IronicDriver(opts)
+        # Statuses of exactly STATUS_AMPHORAE amphorae: the builds above made more,
+        # so the extra ones are deleted first (the node list then holds just these).
+        extra, ids = ids[STATUS_AMPHORAE:], ids[:STATUS_AMPHORAE]
+        for amphora_id in extra:
+            fast.delete(amphora_id)
         wait_all(fast, ids)
+        wait_all(fast, extra, AmphoraStatus.DELETED)
         batch_best = loop_best = float("inf")
         for _ in range(ROUNDS):
             start = time.perf_counter()

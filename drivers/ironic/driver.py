@@ -99,6 +99,7 @@ from amphora_compute.errors import (
 from amphora_compute.interface import AmphoraComputeDriver
 from amphora_compute.models import Amphora, BuildRequest
 
+from .candidates import CandidateCache
 from .configdrive import build_configdrive
 from .options import BACKEND, IronicOptions
 
@@ -151,6 +152,8 @@ KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5a8e-9c43-1b7a5e0c2d41")
 NODE_FIELDS = ("uuid", "name", "instance_uuid", "provision_state", "target_provision_state",
                "power_state", "target_power_state", "last_error", "resource_class",
                "instance_info")
+#: Seconds after the claim POST during which the allocation is polled every ``claim_poll``.
+CLAIM_FAST_POLLING = 0.5
 _IN_DEPLOY = frozenset({"deploying", "wait call-back", "deploy hold", "rebuild", "deploy"})
 _SUSPENDED_POWER = frozenset({"power off"})
 
@@ -189,6 +192,8 @@ class IronicDriver(AmphoraComputeDriver):
         self._closed = False
         #: Seconds Ironic recently took to process a claim (see ``_wait_claimed``).
         self._claim_estimate = 0.0
+        self._candidates = CandidateCache(self.config.claim_candidates,
+                                          self.config.candidate_max_age)
 
     # -- the contract -------------------------------------------------------------
 
@@ -373,6 +378,25 @@ class IronicDriver(AmphoraComputeDriver):
             body["candidate_nodes"] = list(self.config.candidate_nodes)
         if self.config.owner:
             body["owner"] = self.config.owner
+        resource_class = plan["resource_class"]
+        try:
+            return self._claimed(self._claim_with_retries(body, allocation_uuid, request), plan)
+        finally:
+            # After the claim, not before: listing the pool costs Ironic CPU the claim needs.
+            self._refresh_candidates_soon(resource_class)
+
+    def _claim_with_retries(self, body: dict[str, Any], allocation_uuid: str,
+                            request: BuildRequest) -> dict[str, Any] | None:
+        sample = self._candidates.take(body["resource_class"])
+        if sample:
+            try:
+                return self._claim_once({**body, "candidate_nodes": sample}, allocation_uuid,
+                                        request)
+            except _ClaimFailed:
+                # Stale candidates (taken meanwhile): claim from the whole pool below.
+                LOG.debug("ironic build %s: none of the candidates %s could be claimed",
+                          allocation_uuid, sample)
+                self._candidates.invalidate(body["resource_class"])
         # Ironic reports a failed allocation only as text (no code), so "no free node"
         # cannot be told from a transient failure (all candidates locked, a database
         # hiccup): a failed claim is tried again, a bounded number of times.
@@ -381,14 +405,50 @@ class IronicDriver(AmphoraComputeDriver):
             wait=tenacity.wait_exponential(multiplier=0.05, max=0.5),
             retry=tenacity.retry_if_exception_type(_ClaimFailed), reraise=True)
         try:
-            allocation = retrying(self._claim_once, body, allocation_uuid, request)
+            return retrying(self._claim_once, body, allocation_uuid, request)
         except _ClaimFailed as exc:
             raise exc.error from None
-        if allocation is None:
-            return None
-        LOG.info("ironic build %s: claimed node %s (resource class %s)", allocation_uuid,
-                 allocation["node_uuid"], plan["resource_class"])
+
+    @staticmethod
+    def _claimed(allocation: dict[str, Any] | None,
+                 plan: Mapping[str, Any]) -> dict[str, Any] | None:
+        if allocation is not None:
+            LOG.info("ironic build %s: claimed node %s (resource class %s)",
+                     allocation["uuid"], allocation["node_uuid"], plan["resource_class"])
         return allocation
+
+    def _refresh_candidates_soon(self, resource_class: str) -> None:
+        """Refresh the candidate list on the thread pool when it runs low or old."""
+        if not self._candidates.start_refresh(resource_class):
+            return
+        try:
+            self._pool().submit(self._refresh_candidates, resource_class)
+        except (AmphoraComputeError, RuntimeError):  # closed meanwhile
+            self._candidates.abort(resource_class)
+
+    def _refresh_candidates(self, resource_class: str) -> None:
+        """One list of the free nodes a claim of ``resource_class`` could get."""
+        wanted = ["uuid", "name", "power_state"]
+        if self.config.traits:
+            wanted.append("traits")
+        if self.config.owner:
+            wanted += ["owner", "lessee"]
+        try:
+            nodes = self._node_pages("build", resource_class, wanted, associated=False,
+                                     provision_state="available", maintenance=False)
+        except AmphoraComputeError as exc:
+            LOG.debug("ironic: candidate list of %s not refreshed: %s", resource_class, exc)
+            self._candidates.abort(resource_class)
+            return
+        allowed = set(self.config.candidate_nodes)
+        traits = set(self.config.traits)
+        owner = self.config.owner
+        self._candidates.fill(resource_class, [
+            str(n["uuid"]) for n in nodes
+            if n.get("power_state")  # Ironic's allocation skips nodes with no power state
+            and (not allowed or n["uuid"] in allowed or n.get("name") in allowed)
+            and traits.issubset(n.get("traits") or ())
+            and (owner is None or owner in (n.get("owner"), n.get("lessee")))])
 
     def _claim_once(self, body: dict[str, Any], allocation_uuid: str,
                     request: BuildRequest) -> dict[str, Any] | None:
@@ -466,9 +526,9 @@ class IronicDriver(AmphoraComputeDriver):
         allocations' own created/updated times), then polls every
         ``claim_poll``, doubling up to 0.2 s.
         """
-        deadline = time.monotonic() + self.config.claim_timeout
+        start = time.monotonic()
+        deadline = start + self.config.claim_timeout
         delay = max(self.config.claim_poll, 0.8 * self._claim_estimate)
-        step = self.config.claim_poll
         while allocation.get("state") == "allocating":
             if time.monotonic() > deadline:
                 self._delete_allocation(allocation_uuid, "build")
@@ -476,7 +536,10 @@ class IronicDriver(AmphoraComputeDriver):
                     f"ironic build {allocation_uuid}: the allocation was not processed within "
                     f"{self.config.claim_timeout:.0f}s", backend=BACKEND)
             time.sleep(delay)
-            delay, step = step, min(step * 2, 0.2)
+            # Short, flat polls while a claim is still likely to end any moment; a claim
+            # that takes longer (a burst of builds, locked nodes) is polled less and less.
+            delay = self.config.claim_poll if time.monotonic() - start < CLAIM_FAST_POLLING \
+                else min(max(delay, self.config.claim_poll) * 2, 0.2)
             try:
                 allocation = self._with_conflict_retry(
                     "build", allocation_uuid,
@@ -694,17 +757,24 @@ class IronicDriver(AmphoraComputeDriver):
         """Claimed nodes of the pool: one list request per resource class and page."""
         out: builtins.list[dict[str, Any]] = []
         for resource_class in self.config.resource_classes:
-            marker: str | None = None
-            while True:
-                with self._translate_errors(operation):
-                    page = self._ironic().node.list(
-                        associated=True, resource_class=resource_class, marker=marker,
-                        limit=self.config.page_size, fields=list(NODE_FIELDS))
-                out.extend(_as_dict(n) for n in page)
-                if len(page) < self.config.page_size:
-                    break
-                marker = page[-1].uuid
+            out.extend(self._node_pages(operation, resource_class, NODE_FIELDS,
+                                        associated=True))
         return [n for n in out if n.get("instance_uuid")]
+
+    def _node_pages(self, operation: str, resource_class: str, wanted: Sequence[str],
+                    **filters: Any) -> builtins.list[dict[str, Any]]:
+        """Nodes of one resource class with only the ``wanted`` fields, page by page."""
+        out: builtins.list[dict[str, Any]] = []
+        marker: str | None = None
+        while True:
+            with self._translate_errors(operation):
+                page = self._ironic().node.list(
+                    resource_class=resource_class, marker=marker, limit=self.config.page_size,
+                    fields=list(wanted), **filters)
+            out.extend(_as_dict(n) for n in page)
+            if len(page) < self.config.page_size:
+                return out
+            marker = page[-1].uuid
 
     def _our_allocations(self, operation: str) -> builtins.list[dict[str, Any]]:
         """Allocations amphora-compute made in the pool (one list per resource class)."""

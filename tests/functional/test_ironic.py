@@ -148,6 +148,48 @@ def test_build_sets_instance_info_and_names_the_allocation(ironic: IronicService
         driver.delete(amphora_id)
 
 
+def test_a_claim_names_candidates_from_the_free_node_list(ironic: IronicService,
+                                                         driver: Any) -> None:
+    driver._refresh_candidates(MAIN_POOL)  # what the thread pool does after a claim
+    free = {n["uuid"] for n in ironic.list_nodes(resource_class=MAIN_POOL,
+                                                 provision_state="available",
+                                                 associated="False")}
+    amphora_id = driver.build(request("amp-candidates"))
+    try:
+        allocation = ironic.request("GET", f"/v1/allocations/{amphora_id}")
+        assert allocation["state"] == "active"
+        assert len(allocation["candidate_nodes"]) == 3
+        assert set(allocation["candidate_nodes"]) <= free
+        assert allocation["node_uuid"] in allocation["candidate_nodes"]
+    finally:
+        driver.delete(amphora_id)
+
+
+def test_stale_candidates_fall_back_to_the_whole_pool(ironic: IronicService) -> None:
+    from amphora_compute.drivers.ironic.driver import IronicDriver
+
+    other = IronicDriver(options(ironic, claim_candidates=0))
+    drv = IronicDriver(options(ironic))
+    taken = other.build(request("amp-taken"))
+    try:
+        taken_node = ironic.request("GET", f"/v1/allocations/{taken}")["node_uuid"]
+        drv._candidates.fill(MAIN_POOL, [taken_node])  # a list gone stale: claimed meanwhile
+        amphora_id = drv.build(request("amp-fallback"))
+        try:
+            allocation = ironic.request("GET", f"/v1/allocations/{amphora_id}")
+            assert allocation["state"] == "active"
+            assert allocation["node_uuid"] != taken_node
+            assert not allocation.get("candidate_nodes")  # claimed again from the whole pool
+            assert amphora_id not in [a["uuid"] for a in ironic.allocations()
+                                      if a["state"] != "active"]
+        finally:
+            drv.delete(amphora_id)
+    finally:
+        other.delete(taken)
+        drv.close()
+        other.close()
+
+
 def test_image_tag_resolves_to_the_newest_image(ironic: IronicService) -> None:
     from amphora_compute.drivers.ironic.driver import IronicDriver
 
@@ -284,7 +326,12 @@ def test_a_full_pool_fails_the_build_cleanly(ironic: IronicService) -> None:
         drv.close()
 
 
-def test_twenty_concurrent_builds_against_ten_nodes(ironic: IronicService) -> None:
+@pytest.mark.parametrize("candidates", ["cold", "warm"])
+def test_twenty_concurrent_builds_against_ten_nodes(ironic: IronicService,
+                                                    candidates: str) -> None:
+    """Cold: every claim asks Ironic for any node of the pool.  Warm: the driver's
+    free-node list is filled first, so the first builds name disjoint candidates
+    and the rest (the list runs out) claim from the whole pool, all at once."""
     from amphora_compute.drivers.ironic.driver import IronicDriver
 
     # 30 s bounds (not the module's 10 s): on sqlite, 20 simultaneous claims and ten
@@ -292,6 +339,10 @@ def test_twenty_concurrent_builds_against_ten_nodes(ironic: IronicService) -> No
     # so a winning claim or a PATCH can take several seconds on a busy 2-core machine.
     drv = IronicDriver(options(ironic, resource_class=RACE_POOL, deploy_workers=10,
                                claim_timeout=30.0, timeout=30.0))
+    if candidates == "warm":
+        drv._refresh_candidates(RACE_POOL)
+        assert len(drv._candidates.take(RACE_POOL)) == 3  # the list has the free nodes
+        drv._refresh_candidates(RACE_POOL)
     ok: list[str] = []
     failed: list[BaseException] = []
     lock = threading.Lock()
