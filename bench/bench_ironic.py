@@ -31,11 +31,9 @@ nodes) and drives it with the real python-ironicclient:
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +41,6 @@ from _util import percentiles, report
 
 from amphora_compute.drivers.ironic.driver import IronicDriver
 from amphora_compute.enums import AmphoraStatus, AmphoraType
-from amphora_compute.errors import AmphoraComputeError
 from amphora_compute.models import BuildRequest, ImageRef
 from tests.services.ironic import ironic_service
 

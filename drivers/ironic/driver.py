@@ -13,22 +13,27 @@ Build (``build`` returns once the claim is confirmed, never waiting for ``active
 1. everything is validated and prepared first (resource class, image, root
    size, config drive); bad input raises InvalidRequestError before any call;
 2. ``POST /v1/allocations`` claims a node atomically (resource class, traits,
-   candidate nodes, owner), with ``extra`` naming the amphora and its
+   candidate nodes, owner; a few candidates from the driver's free-node list,
+   ``candidates.py``, so Ironic need not load the whole pool, and the whole
+   pool again if none of them is still free), with ``extra`` naming the amphora and its
    idempotency key; the allocation's uuid is ours, derived from the
    idempotency key when there is one, so a retried build answers 409 and is
    resolved to the first build's amphora (atomic across processes);
 3. the allocation is polled until ``active`` (the first poll waits about as
-   long as Ironic's recent claims took, then every ``claim_poll``, doubling);
+   long as Ironic's recent claims took, then every ``claim_poll`` for half a
+   second, then doubling up to 0.2 s);
    ``error`` (no free node) is AmphoraBuildError marked as a caller error
    (capacity says nothing about Ironic's health);
 4. one PATCH sets ``instance_info`` (image source and checksum, root_gb,
-   display name) and the deploy starts with a config drive dict
+   display name) and ``extra["amphora"]`` (id, name, image: what a status
+   shows, without asking for the costly ``instance_info``), and the deploy
+   starts with a config drive dict
    (``meta_data`` with the keys and name, ``user_data`` with the config-drive
    files as cloud-init write_files, ``network_data`` for ports).  With
    ``async_deploy`` (the default) step 4 runs on the driver's small thread
    pool, so ``build`` costs one POST and a few short GETs.
 
-If step 4 fails, the allocation is released and the instance info removed:
+If step 4 fails, the allocation is released and the instance info and extra removed:
 the node is left as it was, and the amphora reports ERROR with the reason.
 
 Status (``STATUS_MAP`` on the provision state, then the power state):
@@ -148,10 +153,15 @@ MARKER = "amphora_compute"
 CLAIM_NONCE = "amphora_claim"
 #: Idempotency keys map onto allocation uuids in this namespace (uuid5).
 KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5a8e-9c43-1b7a5e0c2d41")
-#: The node fields every status needs (``conductor`` must never be asked for).
+#: The node fields every status needs (``conductor`` must never be asked for).  Not
+#: ``instance_info``: Ironic masks secrets in it node by node, which was a fifth of a
+#: 100-node list; the amphora's name and image are in ``extra[NODE_EXTRA]`` instead.
 NODE_FIELDS = ("uuid", "name", "instance_uuid", "provision_state", "target_provision_state",
-               "power_state", "target_power_state", "last_error", "resource_class",
-               "instance_info")
+               "power_state", "target_power_state", "last_error", "resource_class", "extra")
+#: The node ``extra`` key naming the amphora deployed on it: ``{"id", "name", "image"}``,
+#: trusted only while ``id`` is the node's instance uuid (a torn-down node keeps it
+#: until its next build overwrites it; Ironic clears only ``instance_info``).
+NODE_EXTRA = "amphora"
 #: Seconds after the claim POST during which the allocation is polled every ``claim_poll``.
 CLAIM_FAST_POLLING = 0.5
 _IN_DEPLOY = frozenset({"deploying", "wait call-back", "deploy hold", "rebuild", "deploy"})
@@ -583,6 +593,9 @@ class IronicDriver(AmphoraComputeDriver):
         """Step 4 (instance info, VIFs, deploy), releasing the claim if any part fails."""
         patch = [{"op": "add", "path": f"/instance_info/{key}", "value": value}
                  for key, value in plan["instance_info"].items()]
+        patch.append({"op": "add", "path": f"/extra/{NODE_EXTRA}",
+                      "value": {"id": allocation_uuid, "name": request.name,
+                                "image": plan["image"]}})
         drive = dict(plan["configdrive"])
         drive["meta_data"] = {**drive["meta_data"], "uuid": allocation_uuid}
         ports = request.port_ids
@@ -631,9 +644,11 @@ class IronicDriver(AmphoraComputeDriver):
             remove = [{"op": "remove", "path": f"/instance_info/{key}"}
                       for key in plan["instance_info"]]
             with contextlib.suppress(InstanceNotFoundError):
-                node = self._node_of(allocation_uuid, "build")
+                node = self._node_of(allocation_uuid, "build", more=("instance_info",))
                 present = (node or {}).get("instance_info") or {}
                 remove = [op for op in remove if op["path"].rsplit("/", 1)[1] in present]
+                if NODE_EXTRA in ((node or {}).get("extra") or {}):
+                    remove.append({"op": "remove", "path": f"/extra/{NODE_EXTRA}"})
                 if remove:
                     self._with_conflict_retry("build", allocation_uuid,
                                               lambda: self._ironic().node.update(node_uuid,
@@ -734,14 +749,15 @@ class IronicDriver(AmphoraComputeDriver):
             retry=should_retry, reraise=True)
         return retrying(attempt)
 
-    def _node_of(self, amphora_id: str, operation: str) -> dict[str, Any] | None:
+    def _node_of(self, amphora_id: str, operation: str,
+                 more: Sequence[str] = ()) -> dict[str, Any] | None:
         """The node carrying this instance uuid, or None (one filtered GET)."""
         if not _is_uuid(amphora_id):
             return None
         try:
             with self._translate_errors(operation, amphora_id):
-                node = self._ironic().node.get_by_instance_uuid(amphora_id,
-                                                                fields=list(NODE_FIELDS))
+                node = self._ironic().node.get_by_instance_uuid(
+                    amphora_id, fields=[*NODE_FIELDS, *more])
         except InstanceNotFoundError:
             return None
         return _as_dict(node)
@@ -800,13 +816,14 @@ class IronicDriver(AmphoraComputeDriver):
     def _release(self, node_uuid: str, amphora_id: str, operation: str) -> None:
         """Release a claim that never deployed (the node goes back to the pool)."""
         with contextlib.suppress(InstanceNotFoundError):
-            node = self._node_of(amphora_id, operation)
-            info = (node or {}).get("instance_info") or {}
-            if info:
+            node = self._node_of(amphora_id, operation, more=("instance_info",))
+            patch = [{"op": "replace", "path": "/instance_info", "value": {}}] \
+                if (node or {}).get("instance_info") else []
+            if NODE_EXTRA in ((node or {}).get("extra") or {}):
+                patch.append({"op": "remove", "path": f"/extra/{NODE_EXTRA}"})
+            if patch:
                 self._with_conflict_retry(operation, amphora_id, lambda: self._ironic().node
-                                          .update(node_uuid, [{"op": "replace",
-                                                               "path": "/instance_info",
-                                                               "value": {}}]))
+                                          .update(node_uuid, patch))
         self._delete_allocation(amphora_id, operation)
 
     def _delete_allocation(self, allocation_uuid: str, operation: str) -> None:
@@ -863,14 +880,16 @@ class IronicDriver(AmphoraComputeDriver):
                 status = AmphoraStatus.ERROR
                 fault = (f"node {node.get('uuid')} was claimed but its deploy never started "
                          f"(over {self.config.stale_claim:.0f}s); delete the amphora")
-        info = node.get("instance_info") or {}
+        info = (node.get("extra") or {}).get(NODE_EXTRA) or {}
+        if not isinstance(info, dict) or info.get("id") != amphora_id:
+            info = {}  # left by an earlier deployment on this node
         extra = (allocation or {}).get("extra") or {}
-        name = info.get("display_name") or extra.get("amphora_name")
+        name = info.get("name") or extra.get("amphora_name")
         return Amphora(
             id=amphora_id, name=name, amphora_type=self.amphora_type, backend=BACKEND,
             status=status, raw_status=f"{state}/{node.get('power_state')}", fault=fault,
             flavor=node.get("resource_class"),
-            image=extra.get("amphora_image") or info.get("image_source"),
+            image=extra.get("amphora_image") or info.get("image"),
             created_at=_parse_time((allocation or {}).get("created_at")),
             idempotency_key=extra.get("amphora_idempotency_key"),
             extra={"node_uuid": node.get("uuid"), "node_name": node.get("name")})

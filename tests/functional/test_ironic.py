@@ -140,6 +140,8 @@ def test_build_sets_instance_info_and_names_the_allocation(ironic: IronicService
         assert info["root_gb"] == 33
         assert info["display_name"] == "amp-info"
         assert info.get("configdrive")  # Ironic kept the drive it built (masked in the API)
+        assert node["extra"]["amphora"] == {"id": amphora_id, "name": "amp-info",
+                                            "image": IMAGE_URL}
         allocation = ironic.request("GET", f"/v1/allocations/{amphora_id}")
         assert allocation["extra"]["amphora_name"] == "amp-info"
         assert allocation["resource_class"] == MAIN_POOL
@@ -607,3 +609,16 @@ def test_unknown_ids_are_not_found(driver: Any) -> None:
         driver.suspend(str(uuid.uuid4()))
     with pytest.raises(InstanceNotFoundError):
         driver.resume("not-even-a-uuid")
+
+
+def test_a_name_left_by_an_earlier_deployment_is_not_shown(driver: Any) -> None:
+    """Ironic clears instance_info on tear down, not extra: the name is tied to its id."""
+    current, earlier = str(uuid.uuid4()), str(uuid.uuid4())
+    node = {"uuid": str(uuid.uuid4()), "instance_uuid": current, "provision_state": "active",
+            "power_state": "power on",
+            "extra": {"amphora": {"id": earlier, "name": "old-amp", "image": "old"}}}
+    record = driver._to_amphora(node)
+    assert record.name is None and record.image is None
+    node["extra"]["amphora"] = {"id": current, "name": "new-amp", "image": "img"}
+    record = driver._to_amphora(node)
+    assert (record.name, record.image, record.status) == ("new-amp", "img", AmphoraStatus.ACTIVE)
