@@ -24,7 +24,7 @@ nodes) and drives it with the real python-ironicclient:
    its node (from the allocation's timestamps), the floor under any build that
    must know its node before it returns.
 2. Status of 100 amphorae: one ``statuses(ids)`` call (one node list) against
-   a per-id loop (``statuses([id])`` per id: one node GET each), best of 3
+   a per-id loop (``statuses([id])`` per id: one node GET each), best of 5
    interleaved rounds.  Target: at least 20x.
 """
 
@@ -48,7 +48,7 @@ SAMPLES = 20
 #: Two regimes x three contenders x SAMPLES builds, each on its own node.
 NODES = 2 * 3 * SAMPLES
 STATUS_AMPHORAE = 100
-ROUNDS = 3
+ROUNDS = 5
 POOL = "amphora-bm"
 IMAGE = "http://127.0.0.1:9/amphora.qcow2"
 

@@ -58,8 +58,9 @@ Behaviour:
   allocation to become active; ``claim_attempts`` (default 3): how many
   allocations a build tries when one fails (Ironic's failure is text only, so
   "no free node" cannot be told from "every candidate was locked");
-  ``claim_poll`` (s, default 0.02): the poll interval (doubling up to 0.2 s) after
-  a first poll that waits about as long as Ironic's recent claims took.
+  ``claim_poll`` (s, default 0.02): the poll interval after a first poll that
+  waits about as long as Ironic's recent claims took; after half a second of
+  polling it doubles, up to 0.2 s.
 * ``claim_candidates`` (default 3; 0 turns it off): a claim names this many
   candidate nodes taken from a list of free nodes the driver refreshes in the
   background (when it runs low or is older than ``candidate_max_age`` s, default
