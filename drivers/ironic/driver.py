@@ -102,6 +102,7 @@ from amphora_compute.errors import (
     http_status_of,
 )
 from amphora_compute.interface import AmphoraComputeDriver
+from amphora_compute.lazy import Lazy
 from amphora_compute.models import Amphora, BuildRequest
 
 from .candidates import CandidateCache
@@ -194,7 +195,7 @@ class IronicDriver(AmphoraComputeDriver):
                  breakers: Any = None) -> None:
         super().__init__(options, breakers=breakers)
         self.config = IronicOptions.parse(self.options)
-        self._client: Any = None
+        self._client: Lazy[Any] = Lazy(self._make_client)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[None]] = {}
@@ -323,8 +324,7 @@ class IronicDriver(AmphoraComputeDriver):
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
-        with self._lock:
-            self._client = None
+        self._client.reset()
 
     def find_by_idempotency_key(self, key: str) -> Amphora | None:
         """The amphora built with ``key``: its allocation uuid is derived from the key."""
@@ -664,13 +664,7 @@ class IronicDriver(AmphoraComputeDriver):
 
     def _ironic(self) -> Any:
         """The ironicclient, made on first use (one keystoneauth session, reused)."""
-        client = self._client
-        if client is not None:
-            return client
-        with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
-            return self._client
+        return self._client.get()
 
     def _make_client(self) -> Any:
         from amphora_compute.drivers._openstack import keystone_session

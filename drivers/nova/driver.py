@@ -54,6 +54,7 @@ from amphora_compute.errors import (
     http_status_of,
 )
 from amphora_compute.interface import AmphoraComputeDriver
+from amphora_compute.lazy import Lazy
 from amphora_compute.models import Amphora, BuildRequest, Flavor, ImageRef
 from amphora_compute.retries import retry_backend_failures
 
@@ -131,8 +132,7 @@ class NovaDriver(AmphoraComputeDriver):
                  breakers: BreakerRegistry | None = None) -> None:
         super().__init__(options, breakers=breakers)
         self.config = NovaOptions.from_options(options)
-        self._conn: Any = None
-        self._conn_lock = threading.Lock()
+        self._conn: Lazy[Any] = Lazy(self._connect)
         self._cache = _TTLCache(self.config.lookup_cache_ttl)
         #: How many of our servers the last full list returned (None: never listed).
         self._fleet_size: int | None = None
@@ -250,8 +250,7 @@ class NovaDriver(AmphoraComputeDriver):
 
     def close(self) -> None:
         """Drop the connection (the shared session stays with its process)."""
-        with self._conn_lock:
-            self._conn = None
+        self._conn.reset()
         self._cache.clear()
 
     def find_by_idempotency_key(self, key: str) -> Amphora | None:
@@ -331,10 +330,7 @@ class NovaDriver(AmphoraComputeDriver):
     # -- private helpers ---------------------------------------------------------------
 
     def _connection(self) -> Any:
-        with self._conn_lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            return self._conn
+        return self._conn.get()
 
     def _connect(self) -> Any:
         """An openstacksdk Connection on the process's shared session; retries off."""
@@ -343,9 +339,7 @@ class NovaDriver(AmphoraComputeDriver):
         cfg = self.config
         auth = OpenStackAuth(cloud=cfg.cloud, clouds_yaml=cfg.clouds_yaml, timeout=cfg.timeout,
                              verify=cfg.verify, region_name=cfg.region_name)
-        session = keystone_session(auth, BACKEND)
-        if getattr(session, "timeout", None) is None:
-            session.timeout = cfg.timeout  # clouds.yaml without api_timeout: still bounded
+        session = keystone_session(auth, BACKEND)  # bounded even if clouds.yaml sets no timeout
         region = cloud_config(auth, BACKEND)
         settings = {k: v for k, v in region.config.items()
                     if k not in ("auth", "auth_type", "region_name", "profile", "name")}

@@ -61,6 +61,7 @@ from amphora_compute.errors import (
     http_status_of,
 )
 from amphora_compute.interface import AmphoraComputeDriver
+from amphora_compute.lazy import Lazy
 from amphora_compute.models import Amphora, BuildRequest
 from amphora_compute.retries import retry_backend_failures
 
@@ -107,7 +108,7 @@ class ZunDriver(AmphoraComputeDriver):
                  breakers: Any = None) -> None:
         super().__init__(options, breakers=breakers)
         self.config = ZunOptions.parse(self.options)
-        self._client: Any = None
+        self._client: Lazy[Any] = Lazy(self._connect)
         self._own_session: Any = None
         self._lock = threading.Lock()
 
@@ -237,8 +238,9 @@ class ZunDriver(AmphoraComputeDriver):
 
     def close(self) -> None:
         """Drop the client; a session this driver made itself is closed."""
+        self._client.reset()
         with self._lock:
-            session, self._own_session, self._client = self._own_session, None, None
+            session, self._own_session = self._own_session, None
         if session is not None:
             with contextlib.suppress(Exception):
                 session.session.close()
@@ -273,13 +275,7 @@ class ZunDriver(AmphoraComputeDriver):
 
     def _zun(self) -> Any:
         """The zunclient ``Client``, made on first use (no I/O in ``__init__``)."""
-        client = self._client
-        if client is not None:
-            return client
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            return self._client
+        return self._client.get()
 
     def _connect(self) -> Any:
         cfg = self.config
@@ -288,15 +284,14 @@ class ZunDriver(AmphoraComputeDriver):
 
             session = keystone_session({k: getattr(cfg, k) for k in (
                 "cloud", "clouds_yaml", "region_name", "timeout", "verify")}, BACKEND)
-            if getattr(session, "timeout", None) is None:
-                session.timeout = cfg.timeout  # never an unbounded request
         elif cfg.auth_type == "token":
             from keystoneauth1 import session as ks_session
             from keystoneauth1 import token_endpoint
 
             session = ks_session.Session(auth=token_endpoint.Token(cfg.endpoint, cfg.token()),
                                          timeout=cfg.timeout, verify=cfg.verify)
-            self._own_session = session
+            with self._lock:
+                self._own_session = session
         else:
             from amphora_compute.drivers._openstack import keystone_session
 
