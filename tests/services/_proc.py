@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -175,6 +176,24 @@ class ManagedProcess:
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
+
+
+def serve_until_stopped(*processes: ManagedProcess) -> ManagedProcess | None:
+    """A service run by hand in the foreground: wait for Ctrl-C or SIGTERM, or for one
+    of ``processes`` to exit.  Returns the process that exited, None after a signal."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            for process in processes:
+                if not process.alive():
+                    return process
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return None
 
 
 @contextlib.contextmanager

@@ -42,7 +42,6 @@ import contextlib
 import hashlib
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +60,7 @@ from tests.services._proc import (
     free_port,
     http_ok,
     port_open,
+    serve_until_stopped,
     wait_until,
 )
 
@@ -386,24 +386,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resource-class", default=DEFAULT_RESOURCE_CLASS)
     args = parser.parse_args(argv)
     print("preparing Ironic's venv (cached after the first run)...", flush=True)
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _on_signal)
     with ironic_service(args.nodes, resource_class=args.resource_class) as service:
         print(f"Ironic is up: endpoint {service.endpoint}  (noauth, API {API_VERSION})")
         print(f"{len(service.nodes)} fake nodes, resource class {args.resource_class!r}")
         print(f"workdir {service.workdir} (log: ironic.log); Ctrl-C to stop", flush=True)
-        try:
-            while not stop and service.process is not None and service.process.alive():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        if service.process is not None and not service.process.alive():
-            print(f"ironic exited:\n{service.process.log_tail()}", file=sys.stderr)
+        assert service.process is not None
+        exited = serve_until_stopped(service.process)
+        if exited is not None:
+            print(f"ironic exited:\n{exited.log_tail()}", file=sys.stderr)
             return 1
     print("stopped")
     return 0

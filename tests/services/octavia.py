@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from tests.services._proc import (
     free_port,
     http_ok,
     port_open,
+    serve_until_stopped,
     wait_until,
 )
 
@@ -756,13 +756,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     print("preparing Octavia's venv (cached after the first run)...", flush=True)
-    stop = False
-
-    def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _on_signal)
     workdir = Path(tempfile.mkdtemp(prefix="amphora-octavia-", dir=_work_root()))
     config = args.config
     if config is None and args.compute_driver == ADAPTER_DRIVER:
@@ -776,12 +769,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"compute_driver = {service.compute_driver}; amphora-compute config {config}")
             print(f"workdir {service.workdir} (logs: octavia-api.log, octavia-worker.log); "
                   "Ctrl-C to stop", flush=True)
-            try:
-                while not stop and service.api is not None and service.api.alive() \
-                        and service.worker is not None and service.worker.alive():
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                pass
+            assert service.api is not None and service.worker is not None
+            exited = serve_until_stopped(service.api, service.worker)
+            if exited is not None:
+                print(f"{exited.name} exited:\n{exited.log_tail()}", file=sys.stderr)
+                return 1
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
