@@ -90,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("id", metavar="ID")
     ls = add("list", "amphorae built by this project")
     ls.add_argument("--type", dest="amphora_type", help=TYPE_CHOICES)
+    o = add("orphans", "amphorae the controller lost track of: a dry run unless --delete")
+    o.add_argument("--known", metavar="FILE",
+                   help="the ids the controller knows, one per line ('-' reads stdin); every "
+                        "other amphora is an orphan. Without it: amphorae in ERROR")
+    o.add_argument("--type", dest="amphora_type", help=TYPE_CHOICES)
+    o.add_argument("--min-age", type=float, default=None, metavar="SECONDS",
+                   help="only amphorae at least this old (default 600: a build in flight is "
+                        "not an orphan)")
+    o.add_argument("--delete", action="store_true",
+                   help="delete them (never one whose age the backend does not report)")
     d = add("delete", "delete amphorae (an amphora already gone is success)")
     d.add_argument("ids", nargs="+", metavar="ID")
     d.add_argument("--wait", action="store_true", help="wait until they are gone")
@@ -376,6 +386,49 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_orphans(args: argparse.Namespace) -> int:
+    from .enums import AmphoraType
+    from .errors import AmphoraComputeError, InvalidRequestError
+    from .orphans import DEFAULT_MIN_AGE, find_orphans
+
+    min_age = DEFAULT_MIN_AGE if args.min_age is None else args.min_age
+    if not min_age >= 0:
+        raise InvalidRequestError("--min-age must be 0 or more seconds", field="min_age")
+    known = _known_ids(args.known) if args.known else None
+    if known is not None and not known and args.delete:
+        raise InvalidRequestError(f"{args.known} lists no ids: refusing to delete every amphora",
+                                  field="known")
+    kind = AmphoraType.parse(args.amphora_type) if args.amphora_type else None
+    failed = 0
+    with _dispatcher(args) as dispatcher:
+        orphans = find_orphans(dispatcher.list(kind), known, min_age=min_age)
+        rows = [orphan.to_dict() for orphan in orphans]
+        for row, orphan in zip(rows, orphans, strict=True):
+            if not args.delete:
+                row["action"] = "none (dry run)"
+            elif orphan.age_unknown:
+                row["action"] = "kept: the backend reports no age"
+            else:
+                try:
+                    dispatcher.delete(orphan.amphora.id)
+                    row["action"] = "deleted"
+                except AmphoraComputeError as exc:
+                    row["action"] = f"delete failed: {exc}"
+                    failed += 1
+    _emit(args, rows, ("id", "type", "backend", "status", "age_s", "reason", "action"))
+    if rows and not args.delete and args.format == "table":
+        print(f"dry run: {len(rows)} orphan(s); pass --delete to delete them", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _known_ids(path: str) -> set[str]:
+    """Ids from a file (or stdin for '-'): one per line; blank lines and '#' comments skipped."""
+    text = sys.stdin.read() if path == "-" else _read_file(path, "known").decode(
+        "utf-8", errors="replace")
+    return {line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")}
+
+
 def _simple(op: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with _dispatcher(args) as dispatcher:
@@ -448,6 +501,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "show": cmd_show,
     "list": cmd_list,
     "delete": cmd_delete,
+    "orphans": cmd_orphans,
     "suspend": _simple("suspend"),
     "resume": _simple("resume"),
     "breakers": cmd_breakers,

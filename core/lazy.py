@@ -24,6 +24,11 @@ class Lazy(Generic[T]):
         self._value: T | None = None
         self._lock = threading.Lock()
 
+    @property
+    def made(self) -> bool:
+        """Whether the value exists now (a driver that made no call has no client)."""
+        return self._value is not None
+
     def get(self) -> T:
         value = self._value
         if value is not None:  # the common case takes no lock

@@ -471,3 +471,43 @@ failure_rate = 1.0
     assert rows["backend:noop-vm"]["state"] == "open" and rows["backend:noop-vm"]["retry_at"]
     assert rows["backend:noop-container"]["state"] == "closed"
     amphora("build", "--type", "container", "--name", name, "--config", config)
+
+
+def test_orphans_is_a_dry_run_until_delete(amphora: Run, tmp_path: Path) -> None:
+    ids = [_json(amphora("build", "--type", "vm", "--name", f"o{i}", "--format", "json"))["id"]
+           for i in range(3)]
+    known = tmp_path / "known.txt"
+    known.write_text(f"# the controller's amphorae\n{ids[0]}\n\n")
+    dry = _json(amphora("orphans", "--known", str(known), "--min-age", "0", "--format", "json"))
+    assert sorted(r["id"] for r in dry) == sorted(ids[1:])
+    assert {r["action"] for r in dry} == {"none (dry run)"}
+    young = _json(amphora("orphans", "--known", str(known), "--format", "json"))
+    assert young == []  # just built: may be a build whose id the controller has not stored
+    assert len(_json(amphora("list", "--format", "json"))) == 3  # a dry run deletes nothing
+    done = _json(amphora("orphans", "--known", "-", "--min-age", "0", "--delete",
+                         "--format", "json", stdin=f"{ids[0]}\n"))
+    assert {r["action"] for r in done} == {"deleted"} and len(done) == 2
+    assert [r["id"] for r in _json(amphora("list", "--format", "json"))] == [ids[0]]
+
+
+def test_orphans_refuses_to_delete_everything_for_an_empty_known_file(
+        amphora: Run, tmp_path: Path) -> None:
+    amphora("build", "--type", "vm", "--name", "keep")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n# nothing\n")
+    line = _one_clear_line(amphora("orphans", "--known", str(empty), "--min-age", "0",
+                                   "--delete", expect=2))
+    assert "refusing to delete every amphora" in line
+    assert len(_json(amphora("list", "--format", "json"))) == 1
+
+
+def test_orphans_without_known_ids_are_failed_builds(amphora: Run, tmp_path: Path) -> None:
+    config = _config(tmp_path, '[backends.noop-vm]\nbuild_outcome = "error"\n'
+                               'build_fault = "No valid host was found"\n')
+    failed = _json(amphora("build", "--type", "vm", "--name", "bad", "--config", config,
+                           "--format", "json"))["id"]
+    amphora("build", "--type", "container", "--name", "fine", "--config", config)
+    rows = _json(amphora("orphans", "--min-age", "0", "--config", config, "--format", "json"))
+    assert [(r["id"], r["reason"]) for r in rows] == [(failed, "ERROR: No valid host was found")]
+    table = amphora("orphans", "--min-age", "0", "--config", config)
+    assert "pass --delete" in table.stderr and failed in table.stdout

@@ -41,7 +41,8 @@ def test_a_failed_make_is_tried_again_and_reset_hands_back_the_value() -> None:
     lazy: Lazy[str] = Lazy(factory)
     with pytest.raises(RuntimeError):
         lazy.get()
-    assert lazy.get() == "client-1"
+    assert not lazy.made
+    assert lazy.get() == "client-1" and lazy.made
     assert lazy.reset() == "client-1"
     assert lazy.reset() is None
     assert lazy.get() == "client-2"

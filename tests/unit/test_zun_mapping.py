@@ -62,7 +62,7 @@ def test_the_driver_does_no_io_and_the_plugin_imports_no_client() -> None:
     from amphora_compute.drivers.zun.driver import ZunDriver
 
     driver = ZunDriver({"endpoint": ENDPOINT})  # port 9: any connection attempt would fail
-    assert driver._client is None
+    assert not driver._client.made
     assert driver.map_status("Paused") is AmphoraStatus.SUSPENDED
     assert driver.map_status("Created") is AmphoraStatus.BUILDING
     assert driver.map_status("Deleting") is AmphoraStatus.DELETED
