@@ -157,8 +157,8 @@ KEY_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-5a8e-9c43-1b7a5e0c2d41")
 #: The node fields every status needs (``conductor`` must never be asked for).  Not
 #: ``instance_info``: Ironic masks secrets in it node by node, which was a fifth of a
 #: 100-node list; the amphora's name and image are in ``extra[NODE_EXTRA]`` instead.
-NODE_FIELDS = ("uuid", "name", "instance_uuid", "provision_state", "target_provision_state",
-               "power_state", "target_power_state", "last_error", "resource_class", "extra")
+NODE_FIELDS = ("uuid", "name", "instance_uuid", "provision_state", "power_state", "last_error",
+               "resource_class", "extra")
 #: The node ``extra`` key naming the amphora deployed on it: ``{"id", "name", "image"}``,
 #: trusted only while ``id`` is the node's instance uuid (a torn-down node keeps it
 #: until its next build overwrites it; Ironic clears only ``instance_info``).
