@@ -170,6 +170,21 @@ class ManagedProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
 
+    def wait_ready(self, ready: Callable[[], bool], timeout: float, what: str,
+                   error: Callable[[str], Exception] = RuntimeError,
+                   interval: float = 0.1) -> None:
+        """Poll ``ready`` until true.  Raises ``error`` with the log's tail at once if the
+        process exits, or after ``timeout`` s (then stopping the process first)."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.alive():
+                raise error(f"{self.name} exited at start:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise error(f"{what} not up after {timeout:.0f}s:\n{tail}")
+            time.sleep(interval)
+
     def kill(self) -> None:
         """Hard kill for fault tests (the service 'goes away')."""
         self.signal_group(signal.SIGKILL)

@@ -217,15 +217,8 @@ class IronicService:
         self.process = ManagedProcess(
             "ironic", [str(self.venv / "bin" / "ironic"), "--config-file", str(self.config_path)],
             self.workdir / "ironic.log", env=sqlite_immediate.service_env()).start()
-        deadline = time.monotonic() + timeout
-        while not http_ok(self.endpoint + "/v1", timeout=2):
-            if not self.process.alive():
-                raise IronicError(f"ironic exited at start:\n{self.process.log_tail()}")
-            if time.monotonic() > deadline:
-                tail = self.process.log_tail()
-                self.stop()
-                raise IronicError(f"ironic API not up after {timeout:.0f}s:\n{tail}")
-            time.sleep(0.1)
+        self.process.wait_ready(lambda: http_ok(self.endpoint + "/v1", timeout=2), timeout,
+                                "ironic API", IronicError)
         return self
 
     def stop(self) -> None:

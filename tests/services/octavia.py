@@ -297,15 +297,12 @@ class RabbitMQ:
     def wait(self, timeout: float = 60.0) -> None:
         """Until the AMQP port answers; stops everything and raises if it does not."""
         assert self.server is not None, "launch() first"
-        deadline = time.monotonic() + timeout
-        while not port_open("127.0.0.1", self.amqp_port):
-            if not self.server.alive():
-                raise OctaviaError(f"rabbitmq exited at start:\n{self.server.log_tail()}")
-            if time.monotonic() > deadline:
-                tail = self.server.log_tail()
-                self.stop()
-                raise OctaviaError(f"rabbitmq not up after {timeout:.0f}s:\n{tail}")
-            time.sleep(0.2)
+        try:
+            self.server.wait_ready(lambda: port_open("127.0.0.1", self.amqp_port), timeout,
+                                   "rabbitmq", OctaviaError, interval=0.2)
+        except OctaviaError:
+            self.stop()  # the whole broker (its own stop), not only the server process
+            raise
 
     def _env(self, home: Path) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
