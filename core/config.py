@@ -191,16 +191,17 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
                   raw=dict(data), path=path)
 
 
-def reject_unknown_keys(table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+def reject_unknown_keys(table: Mapping[str, Any], known: Iterable[str], where: str,
+                        noun: str = "option") -> None:
     """A ConfigError naming ``where``, the unknown keys and the known ones.
 
-    Every options table (a backend's, a device's) is checked this way, so a
-    typo never silently falls back to a default.
+    Every options table (a backend's, a device's, the ``[octavia]`` section's)
+    is checked this way, so a typo never silently falls back to a default.
     """
     allowed = set(known)
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown} (known: {sorted(allowed)})")
+        raise ConfigError(f"{where}: unknown {noun}(s) {unknown} (known: {sorted(allowed)})")
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

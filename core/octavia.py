@@ -84,7 +84,7 @@ from typing import Any
 from octavia.common import constants, data_models, exceptions
 from octavia.compute import compute_base
 
-from .config import Config, load_config
+from .config import Config, load_config, reject_unknown_keys
 from .dispatcher import Dispatcher
 from .enums import AmphoraStatus, AmphoraType, Capability
 from .errors import (
@@ -165,22 +165,19 @@ class OctaviaSettings:
         section = raw.get("octavia", {})
         if not isinstance(section, Mapping):
             raise ConfigError("octavia: must be a table")
-        unknown = set(section) - _OCTAVIA_KEYS
-        if unknown:
-            raise ConfigError(f"octavia: unknown key(s) {sorted(unknown)} "
-                              f"(known: {sorted(_OCTAVIA_KEYS)})")
+        reject_unknown_keys(section, _OCTAVIA_KEYS, "octavia", noun="key")
         default_type = _parse_type(section.get("default_type", "vm"), "octavia.default_type")
         flavors = {}
         for name, table in _subtables(section, "flavors").items():
             where = f'octavia.flavors."{name}"'
-            _check_keys(table, _FLAVOR_KEYS, where)
+            reject_unknown_keys(table, _FLAVOR_KEYS, where, noun="key")
             flavors[name] = FlavorMapping(
                 amphora_type=_parse_type(table.get("type", default_type.value), f"{where}.type"),
                 flavor=_parse_name(table.get("flavor", name), f"{where}.flavor"))
         zones = {}
         for name, table in _subtables(section, "availability_zones").items():
             where = f'octavia.availability_zones."{name}"'
-            _check_keys(table, _ZONE_KEYS, where)
+            reject_unknown_keys(table, _ZONE_KEYS, where, noun="key")
             zone_type = table.get("type")
             zones[name] = ZoneMapping(
                 amphora_type=None if zone_type is None
@@ -228,12 +225,6 @@ def _subtables(section: Mapping[str, Any], key: str) -> Mapping[str, Mapping[str
         if not isinstance(table, Mapping):
             raise ConfigError(f'octavia.{key}."{name}": must be a table')
     return tables
-
-
-def _check_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = set(table) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(known)})")
 
 
 def _parse_type(value: Any, key: str) -> AmphoraType:
